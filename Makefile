@@ -1,0 +1,58 @@
+# CETS developer and CI entry points. Every recipe line runs under /bin/sh.
+#
+#   make venv      create .venv with the system python3 and install cets[dev] (editable)
+#   make postgres  make sure PostgreSQL server binaries exist (installs Debian's package if not)
+#   make lint      ruff check + ruff format --check + mypy
+#   make test      lint, then the whole pytest suite with PostgreSQL tests REQUIRED
+#   make run       run the demo scenario (override with DEMO=path/to/scenario.yaml)
+#   make bench     ledger benchmark
+#   make clean     remove caches and build artefacts (keeps .venv)
+#
+# Overridable: PYTHON (interpreter used to create the venv), PYTEST_ARGS, DEMO.
+
+SHELL := /bin/sh
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+DEMO ?= tests/scenarios/demo.yaml
+LINT_PATHS := src tests bench
+
+.DEFAULT_GOAL := test
+
+.PHONY: venv postgres lint test run bench clean
+
+venv: $(STAMP)
+
+# Only the interpreter already on the machine is used: plain "python3 -m venv", no uv, no
+# Python downloads. pip comes from the venv itself and talks to PyPI only.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+postgres:
+	bash scripts/ensure-postgres.sh
+
+lint: venv
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/mypy
+
+# Prerequisites are made left to right: lint runs (and must pass) before the suite.
+test: venv lint postgres
+	CETS_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+run: venv
+	$(BIN)/cets scenario run $(DEMO)
+
+bench: venv postgres
+	$(BIN)/python bench/ledger.py
+
+clean:
+	rm -rf build dist test-artifacts .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf src/*.egg-info
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +

@@ -1,0 +1,570 @@
+"""The SQL store: the ledger kernel's state in SQLite or PostgreSQL, one transaction per batch.
+
+A write transaction first locks the journal head (PostgreSQL: `SELECT ... FOR UPDATE`; SQLite:
+`BEGIN IMMEDIATE` already serialises writers), so the journal stays one gapless hash chain however
+many processes write; the accounts a batch touches are then locked in id order. `submit` is the hot
+path and stays set-based: one SELECT each for the batch's accounts, holds and already-used ids, the
+kernel in memory, then one multi-row statement each for transfers, holds, accounts and journal.
+Nothing is acknowledged before the transaction commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, and_, bindparam, case, func, select, update
+
+from cets.adapters.sql import tables as t
+from cets.adapters.sql.database import make_engine
+from cets.adapters.sql.migrate import upgrade
+from cets.domain.errors import RejectCode
+from cets.domain.journal import JournalEntry, chain_hash, first_break
+from cets.domain.ledger.invariants import Buckets, Violation, validate
+from cets.domain.ledger.kernel import LedgerState, apply_transfers
+from cets.domain.ledger.model import Account, Hold, Transfer, TransferFlags
+from cets.domain.registry.holders import SYSTEM_HOLDERS, Holder
+from cets.domain.units import is_cash, parse_asset, vintage
+from cets.service.ports import (
+    AccountKey,
+    AccountSpec,
+    AuditReport,
+    Command,
+    CommandResult,
+)
+
+_LINKED = int(TransferFlags.LINKED)
+_ACCOUNT_COLUMNS = (
+    t.accounts.c.id,
+    t.accounts.c.holder,
+    t.accounts.c.purpose,
+    t.accounts.c.asset,
+    t.accounts.c.flags,
+    t.accounts.c.debits_pending,
+    t.accounts.c.debits_posted,
+    t.accounts.c.credits_pending,
+    t.accounts.c.credits_posted,
+)
+_UPDATE_ACCOUNT = (
+    update(t.accounts)
+    .where(t.accounts.c.id == bindparam("b_id"))
+    .values(
+        debits_pending=bindparam("b_dpe"),
+        debits_posted=bindparam("b_dpo"),
+        credits_pending=bindparam("b_cpe"),
+        credits_posted=bindparam("b_cpo"),
+    )
+)
+_UPDATE_HOLD = (
+    update(t.holds).where(t.holds.c.id == bindparam("b_id")).values(remaining=bindparam("b_rem"))
+)
+
+
+def _account(row: Any) -> Account:
+    return Account(*row)
+
+
+def _hold(row: Any) -> Hold:
+    return Hold(
+        row.id,
+        row.debit_account_id,
+        row.credit_account_id,
+        row.asset,
+        row.code,
+        row.amount,
+        row.remaining,
+        row.ref,
+        row.timestamp,
+    )
+
+
+def _transfer(row: Any) -> Transfer:
+    return Transfer(
+        row.id,
+        row.debit_account_id,
+        row.credit_account_id,
+        row.asset,
+        row.amount,
+        row.code,
+        row.flags,
+        row.pending_id,
+        row.ref,
+        row.timestamp,
+    )
+
+
+def _journal_transfer(tr: Transfer) -> list[Any]:
+    return [
+        tr.id,
+        tr.debit_account_id,
+        tr.credit_account_id,
+        tr.asset,
+        tr.amount,
+        tr.code,
+        tr.flags,
+        tr.pending_id,
+        tr.ref,
+    ]
+
+
+def canonical_json(value: Any) -> str:
+    """The journal's canonical form of a command body: sorted keys, no spaces, UTF-8."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+class SqlUnitOfWork:
+    """One transaction on one connection. Writes lock the journal head first (see module doc)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.postgres = conn.dialect.name == "postgresql"
+        self._head: tuple[int, str] | None = None
+        self._known_assets: set[str] = set()
+
+    # -- the journal -------------------------------------------------------------------------
+
+    def _lock_head(self) -> tuple[int, str]:
+        if self._head is None:
+            stmt = select(t.journal_head.c.seq, t.journal_head.c.hash).where(
+                t.journal_head.c.id == 1
+            )
+            if self.postgres:
+                stmt = stmt.with_for_update()
+            seq, digest = self.conn.execute(stmt).one()
+            self._head = (seq, digest)
+        return self._head
+
+    def _append(self, entries: list[tuple[str, str, str]], now_us: int) -> list[int]:
+        """Append (kind, actor, canonical body) entries; return their sequence numbers."""
+        seq, digest = self._lock_head()
+        rows: list[dict[str, Any]] = []
+        seqs: list[int] = []
+        for kind, actor, body in entries:
+            seq += 1
+            digest = chain_hash(digest, seq, now_us, kind, actor, body)
+            rows.append(
+                {
+                    "seq": seq,
+                    "at_us": now_us,
+                    "kind": kind,
+                    "actor": actor,
+                    "body": body,
+                    "hash": digest,
+                }
+            )
+            seqs.append(seq)
+        if rows:
+            self.conn.execute(t.journal.insert(), rows)
+            self.conn.execute(
+                update(t.journal_head).where(t.journal_head.c.id == 1).values(seq=seq, hash=digest)
+            )
+            self._head = (seq, digest)
+        return seqs
+
+    def journal(self, kind: str, actor: str, body: Any, now_us: int) -> int:
+        """Journal a command that moves nothing (e.g. a holder's state change)."""
+        return self._append([(kind, actor, canonical_json(body))], now_us)[0]
+
+    # -- holders and accounts ---------------------------------------------------------------
+
+    def open_holders(self, holders: Sequence[Holder], *, actor: str, now_us: int) -> None:
+        self._lock_head()
+        self.conn.execute(
+            t.holders.insert(),
+            [
+                {
+                    "id": h.id,
+                    "kind": h.kind,
+                    "name": h.name,
+                    "controller": h.controller,
+                    "state": h.state,
+                    "created_at": now_us,
+                }
+                for h in holders
+            ],
+        )
+        body = {"holders": [[h.id, h.kind, h.name, h.controller, h.state] for h in holders]}
+        self.journal("open_holders", actor, body, now_us)
+
+    def holder(self, holder_id: str) -> Holder | None:
+        row = self.conn.execute(select(t.holders).where(t.holders.c.id == holder_id)).first()
+        if row is None:
+            return None
+        return Holder(row.id, row.kind, row.name, row.controller, row.state)
+
+    def set_holder_state(self, holder_id: str, state: str, *, actor: str, now_us: int) -> None:
+        self._lock_head()
+        self.conn.execute(update(t.holders).where(t.holders.c.id == holder_id).values(state=state))
+        self.journal("set_holder_state", actor, {"holder": holder_id, "state": state}, now_us)
+
+    def accounts(self, keys: Sequence[AccountKey]) -> dict[AccountKey, Account]:
+        if not keys:
+            return {}
+        holders = {k.holder for k in keys}
+        rows = self.conn.execute(
+            select(*_ACCOUNT_COLUMNS).where(t.accounts.c.holder.in_(holders))
+        ).all()
+        wanted = set(keys)
+        found = {}
+        for row in rows:
+            key = AccountKey(row.holder, row.purpose, row.asset)
+            if key in wanted:
+                found[key] = _account(row)
+        return found
+
+    def open_accounts(
+        self, specs: Sequence[AccountSpec], *, actor: str, now_us: int
+    ) -> dict[AccountKey, Account]:
+        """Get or open the accounts; opening is journaled. Assets are registered on first use."""
+        found = self.accounts([s.key for s in specs])
+        missing = [s for s in dict.fromkeys(specs) if s.key not in found]
+        if not missing:
+            return found
+        self._lock_head()
+        self._ensure_assets({s.key.asset for s in missing})
+        self.conn.execute(
+            t.accounts.insert(),
+            [
+                {
+                    "holder": s.key.holder,
+                    "purpose": s.key.purpose,
+                    "asset": s.key.asset,
+                    "flags": s.flags,
+                    "debits_pending": 0,
+                    "debits_posted": 0,
+                    "credits_pending": 0,
+                    "credits_posted": 0,
+                    "created_at": now_us,
+                }
+                for s in missing
+            ],
+        )
+        opened = self.accounts([s.key for s in missing])
+        body = {
+            "accounts": sorted(
+                [a.id, a.holder, a.purpose, a.asset, a.flags] for a in opened.values()
+            )
+        }
+        self.journal("open_accounts", actor, body, now_us)
+        found.update(opened)
+        return found
+
+    def _ensure_assets(self, codes: set[str]) -> None:
+        codes = codes - self._known_assets
+        if not codes:
+            return
+        existing = set(self.conn.scalars(select(t.assets.c.code).where(t.assets.c.code.in_(codes))))
+        new = sorted(codes - existing)
+        if new:
+            self.conn.execute(
+                t.assets.insert(),
+                [
+                    {
+                        "code": parse_asset(c),
+                        "kind": "cash" if is_cash(c) else "unit",
+                        "vintage": vintage(c),
+                    }
+                    for c in new
+                ],
+            )
+        self._known_assets |= codes
+
+    def hold(self, hold_id: str) -> Hold | None:
+        row = self.conn.execute(select(t.holds).where(t.holds.c.id == hold_id)).first()
+        return None if row is None else _hold(row)
+
+    # -- the hot path ----------------------------------------------------------------------
+
+    def submit(self, commands: Sequence[Command], now_us: int) -> list[CommandResult]:
+        """Evaluate and store a group of commands; each is all-or-nothing, independent of others."""
+        self._lock_head()
+        batch: list[Transfer] = []
+        spans: list[tuple[int, int]] = []
+        for cmd in commands:
+            start, last = len(batch), len(cmd.transfers) - 1
+            for j, tr in enumerate(cmd.transfers):
+                flags = tr.flags | _LINKED if j < last else tr.flags & ~_LINKED
+                batch.append(tr if flags == tr.flags else replace(tr, flags=flags))
+            spans.append((start, len(batch)))
+        state = self._load_state(batch)
+        outcome = apply_transfers(batch, state, now_us)
+        results: list[CommandResult] = []
+        entries: list[tuple[str, str, str]] = []
+        accepted: list[tuple[int, list[Transfer]]] = []  # (index into results, new transfers)
+        for cmd, (s, e) in zip(commands, spans, strict=True):
+            codes = outcome.codes[s:e]
+            if any(c is not None for c in codes):
+                culprit = next(
+                    i
+                    for i in range(s, e)
+                    if outcome.codes[i] not in (None, RejectCode.linked_event_failed)
+                )
+                code = outcome.codes[culprit]
+                assert code is not None
+                results.append(CommandResult(code, outcome.messages[culprit]))
+                continue
+            stored = tuple(tr for tr in outcome.stored[s:e] if tr is not None)
+            new = [tr for i, tr in zip(range(s, e), stored, strict=True) if not outcome.replayed[i]]
+            if stored and not new:
+                results.append(CommandResult(None, "", stored, replayed=True))
+                continue
+            body = {"command": dict(cmd.body), "transfers": [_journal_transfer(tr) for tr in new]}
+            entries.append((cmd.kind, cmd.actor, canonical_json(body)))
+            accepted.append((len(results), new))
+            results.append(CommandResult(None, "", stored))
+        seqs = self._append(entries, now_us)
+        rows: list[dict[str, Any]] = []
+        for (index, new), seq in zip(accepted, seqs, strict=True):
+            results[index] = replace(results[index], seq=seq)
+            rows.extend(
+                {
+                    "id": tr.id,
+                    "debit_account_id": tr.debit_account_id,
+                    "credit_account_id": tr.credit_account_id,
+                    "asset": tr.asset,
+                    "amount": tr.amount,
+                    "code": tr.code,
+                    "flags": tr.flags,
+                    "pending_id": tr.pending_id,
+                    "ref": tr.ref,
+                    "timestamp": tr.timestamp,
+                    "seq": seq,
+                }
+                for tr in new
+            )
+        self._write(
+            state, outcome.touched_accounts, outcome.created_holds, outcome.touched_holds, rows
+        )
+        return results
+
+    def _load_state(self, batch: list[Transfer]) -> LedgerState:
+        account_ids = sorted(
+            {tr.debit_account_id for tr in batch} | {tr.credit_account_id for tr in batch}
+        )
+        stmt = select(*_ACCOUNT_COLUMNS).where(t.accounts.c.id.in_(account_ids))
+        if self.postgres:
+            stmt = stmt.order_by(t.accounts.c.id).with_for_update()
+        accounts = {row[0]: _account(row) for row in self.conn.execute(stmt)}
+        pending_ids = sorted({tr.pending_id for tr in batch if tr.pending_id})
+        holds = {}
+        if pending_ids:
+            hstmt = select(t.holds).where(t.holds.c.id.in_(pending_ids))
+            if self.postgres:
+                hstmt = hstmt.order_by(t.holds.c.id).with_for_update()
+            holds = {row.id: _hold(row) for row in self.conn.execute(hstmt)}
+        ids = [tr.id for tr in batch]
+        transfers = {
+            row.id: _transfer(row)
+            for row in self.conn.execute(select(t.transfers).where(t.transfers.c.id.in_(ids)))
+        }
+        return LedgerState(accounts, holds, transfers)
+
+    def _write(
+        self,
+        state: LedgerState,
+        touched_accounts: set[int],
+        created_holds: set[str],
+        touched_holds: set[str],
+        transfer_rows: list[dict[str, Any]],
+    ) -> None:
+        conn = self.conn
+        if transfer_rows:
+            conn.execute(t.transfers.insert(), transfer_rows)
+        new_holds = [state.holds[h] for h in sorted(created_holds) if h in state.holds]
+        if new_holds:
+            conn.execute(
+                t.holds.insert(),
+                [
+                    {
+                        "id": h.id,
+                        "debit_account_id": h.debit_account_id,
+                        "credit_account_id": h.credit_account_id,
+                        "asset": h.asset,
+                        "code": h.code,
+                        "amount": h.amount,
+                        "remaining": h.remaining,
+                        "ref": h.ref,
+                        "timestamp": h.timestamp,
+                    }
+                    for h in new_holds
+                ],
+            )
+        changed = [state.holds[h] for h in sorted(touched_holds - created_holds)]
+        if changed:
+            conn.execute(_UPDATE_HOLD, [{"b_id": h.id, "b_rem": h.remaining} for h in changed])
+        if touched_accounts:
+            accounts = state.accounts
+            conn.execute(
+                _UPDATE_ACCOUNT,
+                [
+                    {
+                        "b_id": a.id,
+                        "b_dpe": a.debits_pending,
+                        "b_dpo": a.debits_posted,
+                        "b_cpe": a.credits_pending,
+                        "b_cpo": a.credits_posted,
+                    }
+                    for a in (accounts[i] for i in sorted(touched_accounts))
+                ],
+            )
+
+    def commit(self) -> None:
+        self.conn.commit()
+
+    def rollback(self) -> None:
+        self.conn.rollback()
+
+
+class SqlStore:
+    """The ledger on one database. Safe to share between threads; each call takes a connection."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str | None = None, *, durable: bool = True) -> SqlStore:
+        """Connect, bring the schema to the latest migration, make sure system holders exist."""
+        store = cls(make_engine(url, durable=durable))
+        upgrade(store.engine)
+        store.bootstrap()
+        return store
+
+    def bootstrap(self, now_us: int = 0) -> None:
+        with self.unit_of_work() as uow:
+            missing = [h for h in SYSTEM_HOLDERS if uow.holder(h.id) is None]
+            if missing:
+                uow.open_holders(missing, actor="system", now_us=now_us)
+                uow.commit()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[SqlUnitOfWork]:
+        with self.engine.connect() as conn:
+            conn.begin()
+            uow = SqlUnitOfWork(conn)
+            try:
+                yield uow
+            finally:
+                if conn.in_transaction():
+                    conn.rollback()
+
+    def submit_batch(self, commands: Sequence[Command], now_us: int) -> list[CommandResult]:
+        """One transaction for the whole group (group commit); durable when this returns."""
+        with self.unit_of_work() as uow:
+            results = uow.submit(commands, now_us)
+            uow.commit()
+        return results
+
+    # -- queries (no locks) ----------------------------------------------------------------
+
+    def all_accounts(self) -> list[Account]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(*_ACCOUNT_COLUMNS).order_by(t.accounts.c.id))
+            return [_account(r) for r in rows]
+
+    def holders(self) -> list[Holder]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.holders).order_by(t.holders.c.created_at, t.holders.c.id))
+            return [Holder(r.id, r.kind, r.name, r.controller, r.state) for r in rows]
+
+    def holds(self, *, open_only: bool = False) -> list[Hold]:
+        stmt = select(t.holds).order_by(t.holds.c.id)
+        if open_only:
+            stmt = stmt.where(t.holds.c.remaining > 0)
+        with self.engine.connect() as conn:
+            return [_hold(r) for r in conn.execute(stmt)]
+
+    def open_holds(self) -> list[Hold]:
+        return self.holds(open_only=True)
+
+    def transfers(self) -> Iterator[Transfer]:
+        with self.engine.connect() as conn:
+            stmt = select(t.transfers).order_by(t.transfers.c.seq, t.transfers.c.id)
+            for row in conn.execution_options(yield_per=10_000).execute(stmt):
+                yield _transfer(row)
+
+    def journal_entries(self) -> Iterator[JournalEntry]:
+        with self.engine.connect() as conn:
+            stmt = select(t.journal).order_by(t.journal.c.seq)
+            for r in conn.execution_options(yield_per=10_000).execute(stmt):
+                yield JournalEntry(r.seq, r.at_us, r.kind, r.actor, r.body, r.hash)
+
+    def journal_head(self) -> tuple[int, str]:
+        with self.engine.connect() as conn:
+            seq, digest = conn.execute(select(t.journal_head.c.seq, t.journal_head.c.hash)).one()
+            return seq, digest
+
+    def audit(self) -> AuditReport:
+        """Re-check the journal's hash chain and every ledger invariant against the stored rows."""
+        entries = 0
+
+        def counted() -> Iterator[JournalEntry]:
+            nonlocal entries
+            for entry in self.journal_entries():
+                entries += 1
+                yield entry
+
+        chain_break = first_break(counted(), self.journal_head())
+        movements, consumed, pending = self._movements()
+        violations = validate(self.all_accounts(), self.holds(), movements, consumed)
+        violations.extend(_pending_hold_violations(pending, self.holds()))
+        return AuditReport(chain_break, violations, entries)
+
+    def _movements(self) -> tuple[dict[int, Buckets], dict[str, int], dict[str, int]]:
+        """Per-account buckets, per-hold consumed amounts and pending amounts, set-based."""
+        tr = t.transfers
+        is_pending = tr.c.flags.op("&")(2) != 0
+        is_two_phase = tr.c.flags.op("&")(12) != 0
+        is_posted = tr.c.flags.op("&")(10) == 0  # plain or post_pending
+        pending_delta = func.sum(
+            case((is_pending, tr.c.amount), (is_two_phase, -tr.c.amount), else_=0)
+        )
+        posted = func.sum(case((is_posted, tr.c.amount), else_=0))
+        buckets: dict[int, list[int]] = {}
+        with self.engine.connect() as conn:
+            for side, offset in ((tr.c.debit_account_id, 0), (tr.c.credit_account_id, 2)):
+                for acc_id, pend, post in conn.execute(
+                    select(side, pending_delta, posted).group_by(side)
+                ):
+                    b = buckets.setdefault(acc_id, [0, 0, 0, 0])
+                    b[offset], b[offset + 1] = int(pend), int(post)
+            consumed = {
+                pid: int(total)
+                for pid, total in conn.execute(
+                    select(tr.c.pending_id, func.sum(tr.c.amount))
+                    .where(and_(is_two_phase, tr.c.pending_id.is_not(None)))
+                    .group_by(tr.c.pending_id)
+                )
+            }
+            pending = {
+                row[0]: int(row[1])
+                for row in conn.execute(select(tr.c.id, tr.c.amount).where(is_pending))
+            }
+        return {k: (v[0], v[1], v[2], v[3]) for k, v in buckets.items()}, consumed, pending
+
+
+def _pending_hold_violations(pending: dict[str, int], holds: list[Hold]) -> list[Violation]:
+    out = []
+    by_id = {h.id: h for h in holds}
+    for transfer_id, amount in sorted(pending.items()):
+        hold = by_id.get(transfer_id)
+        if hold is None or hold.amount != amount:
+            out.append(
+                Violation(
+                    "hold_for_every_pending_transfer",
+                    f"pending transfer {transfer_id!r} of {amount} has "
+                    f"{'no hold' if hold is None else f'a hold of {hold.amount}'}",
+                )
+            )
+    for hold_id in sorted(set(by_id) - set(pending)):
+        out.append(
+            Violation(
+                "hold_for_every_pending_transfer", f"hold {hold_id!r} has no pending transfer"
+            )
+        )
+    return out

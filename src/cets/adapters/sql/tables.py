@@ -1,0 +1,141 @@
+"""SQLAlchemy Core tables: the one schema for SQLite (embedded) and PostgreSQL (production).
+
+Amounts are BIGINT in their asset's unit (tonnes or fen); times are BIGINT microseconds since the
+Unix epoch (UTC). The database backs the ledger's row-level invariants with CHECK constraints, so a
+bug in the kernel or a hand-written UPDATE cannot leave a holder account below zero available.
+The schema is created and changed only by the Alembic migrations next to this module; a test keeps
+the two in step.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# SQLite makes only INTEGER PRIMARY KEY an alias of the rowid (auto-increment).
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+assets = Table(
+    "assets",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("kind", String(8), nullable=False),  # unit | cash
+    Column("vintage", Integer),
+    CheckConstraint("kind IN ('unit', 'cash')", name="kind"),
+)
+
+holders = Table(
+    "holders",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("controller", String(64)),  # the actual controller, links related accounts
+    Column("state", String(20), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("holder", String(64), ForeignKey("holders.id"), nullable=False),
+    Column("purpose", String(20), nullable=False),
+    Column("asset", String(16), ForeignKey("assets.code"), nullable=False),
+    Column("flags", Integer, nullable=False),
+    Column("debits_pending", BigInteger, nullable=False),
+    Column("debits_posted", BigInteger, nullable=False),
+    Column("credits_pending", BigInteger, nullable=False),
+    Column("credits_posted", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("holder", "purpose", "asset", name="uq_accounts_key"),
+    CheckConstraint(
+        "debits_pending >= 0 AND debits_posted >= 0 AND credits_pending >= 0 "
+        "AND credits_posted >= 0",
+        name="buckets_not_negative",
+    ),
+    # Flag 1 = DEBITS_MUST_NOT_EXCEED_CREDITS (every holder account).
+    CheckConstraint(
+        "(flags & 1) = 0 OR credits_posted - debits_posted - debits_pending >= 0",
+        name="available_not_negative",
+    ),
+)
+
+transfers = Table(
+    "transfers",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("debit_account_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("credit_account_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("asset", String(16), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("code", String(32), nullable=False),
+    Column("flags", Integer, nullable=False),
+    Column("pending_id", String(128)),
+    Column("ref", String(128)),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False),  # the journal entry of the command
+    CheckConstraint("amount >= 0", name="amount_not_negative"),
+    Index("ix_transfers_debit_account_id", "debit_account_id"),
+    Index("ix_transfers_credit_account_id", "credit_account_id"),
+)
+
+holds = Table(
+    "holds",
+    metadata,
+    Column("id", String(128), primary_key=True),  # the pending transfer's id
+    Column("debit_account_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("credit_account_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("asset", String(16), nullable=False),
+    Column("code", String(32), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("remaining", BigInteger, nullable=False),
+    Column("ref", String(128)),
+    Column("timestamp", BigInteger, nullable=False),
+    CheckConstraint("remaining >= 0 AND remaining <= amount", name="remaining_within_amount"),
+    Index("ix_holds_debit_account_id", "debit_account_id"),
+    Index("ix_holds_ref", "ref"),
+)
+
+journal = Table(
+    "journal",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# One row: the last journal entry. Writers lock it (PostgreSQL: SELECT ... FOR UPDATE) so the
+# journal stays one gapless chain however many processes write.
+journal_head = Table(
+    "journal_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
+)

@@ -1,0 +1,89 @@
+"""The closed vocabulary of refusals, and the exception that carries one.
+
+`RejectCode` lists every reason CETS refuses a command, in *precedence order*: when a command breaks
+several rules, the earliest code in this enum is the one reported (TigerBeetle's `create_transfers`
+result codes work the same way). Names are sentences in snake_case and are part of the public
+contract (scenario outcomes, the API's problem+json `code`): add codes, never rename them.
+
+Business refusals raise `DomainError(code, message)`; a broken invariant is a programmer error and
+raises `AssertionError` instead.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RejectCode(StrEnum):
+    """Why a command was refused, in precedence order (first listed wins)."""
+
+    # The shape of a batch.
+    linked_event_failed = "linked_event_failed"
+    linked_event_chain_open = "linked_event_chain_open"
+    # The shape of one command: things wrong whatever the state of the ledger.
+    invalid_field = "invalid_field"
+    id_must_not_be_empty = "id_must_not_be_empty"
+    flags_are_mutually_exclusive = "flags_are_mutually_exclusive"
+    pending_id_must_be_set = "pending_id_must_be_set"
+    pending_id_must_not_be_set = "pending_id_must_not_be_set"
+    amount_must_be_positive = "amount_must_be_positive"
+    accounts_must_be_different = "accounts_must_be_different"
+    # Who may do it.
+    not_authorized = "not_authorized"
+    approval_required = "approval_required"
+    # The idempotency key: same id, different body.
+    duplicate_id = "duplicate_id"
+    # What the command refers to.
+    unknown_account = "unknown_account"
+    unknown_order = "unknown_order"
+    unknown_reference = "unknown_reference"
+    unknown_instrument = "unknown_instrument"
+    accounts_must_have_the_same_asset = "accounts_must_have_the_same_asset"
+    accounts_must_match_hold = "accounts_must_match_hold"
+    hold_already_closed = "hold_already_closed"
+    amount_exceeds_hold = "amount_exceeds_hold"
+    # The state of the accounts involved.
+    account_closed = "account_closed"
+    account_restricted = "account_restricted"
+    account_not_empty = "account_not_empty"
+    # Trading gates, in the order the exchange checks them (DOMAIN.md, "Trading").
+    instrument_halted = "instrument_halted"
+    outside_trading_session = "outside_trading_session"
+    price_not_on_tick = "price_not_on_tick"
+    quantity_out_of_range = "quantity_out_of_range"
+    price_outside_band = "price_outside_band"
+    quote_not_in_best_levels = "quote_not_in_best_levels"
+    units_not_yet_sellable = "units_not_yet_sellable"
+    position_limit_exceeded = "position_limit_exceeded"
+    # Balances, last: a well-formed, permitted command may still lack the means.
+    units_encumbered = "units_encumbered"
+    offset_cap_exceeded = "offset_cap_exceeded"
+    insufficient_units = "insufficient_units"
+    insufficient_funds = "insufficient_funds"
+
+    @property
+    def precedence(self) -> int:
+        """Position in the enum: lower wins when several codes apply."""
+        return _PRECEDENCE[self]
+
+
+_PRECEDENCE = {code: i for i, code in enumerate(RejectCode)}
+
+
+def first_code(codes: list[RejectCode]) -> RejectCode:
+    """The code that takes precedence among several that apply."""
+    assert codes, "first_code needs at least one code"
+    return min(codes, key=_PRECEDENCE.__getitem__)
+
+
+class DomainError(Exception):
+    """An expected refusal: a `RejectCode` and a message that carries the values involved."""
+
+    def __init__(self, code: RejectCode, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+    def __repr__(self) -> str:
+        return f"DomainError({self.code.value!r}, {self.message!r})"

@@ -1,0 +1,135 @@
+"""Policy: every configurable rule of DOMAIN.md in one frozen value, with national defaults.
+
+Values here are configuration, not constants: a deployment, a compliance period or a scenario's
+`config:` block overrides them through `Policy.with_overrides`, which refuses unknown keys and
+values of the wrong type or sign with a message naming the key. Money is in fen, quantities in
+tonnes, rates in basis points or whole percent as their names say.
+
+Choices where DOMAIN.md gives no number (written down here so they are found):
+- fees default to 0 bps per side until the exchange operator sets a schedule;
+- the large-holder report fires at 80% of the position limit;
+- four-eyes is off unless configured on (scenarios turn it on with `four_eyes: true`);
+  transfers above 100,000 t need a second person when it is on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+
+class PolicyError(ValueError):
+    """A configuration value that cannot be used; names the key and the rule."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"config {key}: {message}")
+        self.key = key
+
+
+@dataclass(frozen=True, slots=True)
+class FeeSchedule:
+    buyer_bps: int = 0
+    seller_bps: int = 0
+    min_fee_fen: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PositionLimit:
+    key_emitter_extra_t: int = 1_000_000  # on top of the emitter's allocation for the period
+    other_t: int = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    # Trading (DOMAIN.md, "Trading")
+    tick_fen: int = 1
+    lot_t: int = 1
+    listed_min_t: int = 1
+    listed_max_t: int = 99_999
+    block_min_t: int = 100_000
+    band_listed_pct: int = 10
+    band_block_pct: int = 30
+    fees: FeeSchedule = field(default_factory=FeeSchedule)
+    t_plus: int = 1
+    position_limit: PositionLimit | None = field(default_factory=PositionLimit)
+    large_holder_pct: int = 80
+    # Compliance (DOMAIN.md, "Allocation and compliance")
+    pre_allocation_pct: int = 70
+    gap_cap_pct: int | None = 20  # None: the 20% gap cap is off
+    offset_cap_pct: int = 5
+    relief_gap_pct: int = 10
+    relief_borrow_pct: int = 50
+    # Four-eyes approval (DOMAIN.md, "Institutions and users")
+    four_eyes: bool = False
+    four_eyes_transfer_threshold_t: int = 100_000
+
+    def with_overrides(self, config: dict[str, Any]) -> Policy:
+        """A copy with `config` applied; the keys are the scenario file's (SCENARIOS.md)."""
+        if not isinstance(config, dict):
+            raise PolicyError("config", "expected a mapping of keys to values")
+        changes: dict[str, Any] = {}
+        simple = {f.name for f in fields(self)} - {"fees", "position_limit"}
+        for key, value in config.items():
+            if key == "fees_bps":
+                changes["fees"] = _fees(value, self.fees)
+            elif key == "band_pct":
+                band = _mapping(key, value, {"listed", "block"})
+                changes["band_listed_pct"] = _int(
+                    f"{key}.listed", band.get("listed", self.band_listed_pct)
+                )
+                changes["band_block_pct"] = _int(
+                    f"{key}.block", band.get("block", self.band_block_pct)
+                )
+            elif key == "position_limit":
+                changes["position_limit"] = _position_limit(value)
+            elif key == "gap_cap_pct":
+                changes[key] = None if value in (False, "off") else _int(key, value)
+            elif key == "four_eyes":
+                if not isinstance(value, bool):
+                    raise PolicyError(key, f"{value!r}, was expected true or false")
+                changes[key] = value
+            elif key in simple:
+                changes[key] = _int(key, value)
+            else:
+                raise PolicyError(str(key), "unknown key")
+        return replace(self, **changes)
+
+
+def _int(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PolicyError(key, f"{value!r}, was expected a whole number")
+    if value < 0:
+        raise PolicyError(key, f"{value}, was expected >= 0")
+    return value
+
+
+def _mapping(key: str, value: Any, allowed: set[str]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise PolicyError(key, f"{value!r}, was expected a mapping")
+    unknown = set(value) - allowed
+    if unknown:
+        raise PolicyError(f"{key}.{sorted(unknown)[0]}", "unknown key")
+    return value
+
+
+def _fees(value: Any, current: FeeSchedule) -> FeeSchedule:
+    fees = _mapping("fees_bps", value, {"buyer", "seller", "min_fee_fen"})
+    return FeeSchedule(
+        _int("fees_bps.buyer", fees.get("buyer", current.buyer_bps)),
+        _int("fees_bps.seller", fees.get("seller", current.seller_bps)),
+        _int("fees_bps.min_fee_fen", fees.get("min_fee_fen", current.min_fee_fen)),
+    )
+
+
+def _position_limit(value: Any) -> PositionLimit | None:
+    if value in (False, "off", None):
+        return None
+    limit = _mapping("position_limit", value, {"key_emitter_extra_t", "other_t"})
+    default = PositionLimit()
+    return PositionLimit(
+        _int(
+            "position_limit.key_emitter_extra_t",
+            limit.get("key_emitter_extra_t", default.key_emitter_extra_t),
+        ),
+        _int("position_limit.other_t", limit.get("other_t", default.other_t)),
+    )

@@ -1,0 +1,1 @@
+"""The registry: who holds which allowances, and every operation that changes that."""

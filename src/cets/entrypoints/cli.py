@@ -1,0 +1,133 @@
+"""The `cets` command line: an adapter over the service layer (no SQL, no rules here).
+
+Exit codes: 0 success; 1 a check failed (scenario expectations, audit); 2 bad input (the message
+names the file, step or field).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from cets.adapters.sql.database import database_url
+from cets.adapters.sql.store import SqlStore
+from cets.entrypoints import scenario as scenarios
+
+app = typer.Typer(
+    help="CETS: the carbon emission allowance system (registry, trading, settlement, "
+    "compliance, supervision).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+scenario_app = typer.Typer(
+    help="Run and check scenario files (see SCENARIOS.md).", no_args_is_help=True
+)
+audit_app = typer.Typer(
+    help="Check the journal's hash chain and the ledger's invariants.", no_args_is_help=True
+)
+app.add_typer(scenario_app, name="scenario")
+app.add_typer(audit_app, name="audit")
+
+err = Console(stderr=True)
+out = Console()
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Database URL (default: CETS_DATABASE_URL, else the embedded file)."),
+]
+
+
+@app.command()
+def init(db: DbOption = None) -> None:
+    """Create the database (or bring it to the latest schema) with the system's own accounts."""
+    url = database_url(db)
+    store = SqlStore.open(url)
+    store.close()
+    out.print(f"database ready: {_safe(url)}")
+
+
+@scenario_app.command("run")
+def scenario_run(
+    file: Annotated[Path, typer.Argument(help="The scenario YAML file.")],
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Run against this database and leave the state there."),
+    ] = None,
+) -> None:
+    """Run a scenario and print its outcome as one JSON object."""
+    try:
+        loaded = scenarios.load(file)
+        result = scenarios.run(loaded, db)
+    except scenarios.ScenarioError as exc:
+        err.print(f"{file}: {exc}", highlight=False, markup=False)
+        raise typer.Exit(2) from exc
+    sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+
+
+@scenario_app.command("check")
+def scenario_check(
+    files: Annotated[list[Path], typer.Argument(help="Scenario files with expect: blocks.")],
+) -> None:
+    """Run each file and compare its expect: block with the outcome (subset match)."""
+    failed = invalid = False
+    for file in files:
+        try:
+            loaded = scenarios.load(file)
+            result = scenarios.run(loaded)
+        except scenarios.ScenarioError as exc:
+            err.print(f"{file}: {exc}", highlight=False, markup=False)
+            invalid = True
+            continue
+        diffs = scenarios.differences(loaded.expect or {}, result)
+        for path, expected, actual in diffs:
+            out.print(
+                f"{file}: {path}: expected {json.dumps(expected, ensure_ascii=False)}, "
+                f"actual {json.dumps(actual, ensure_ascii=False)}",
+                highlight=False,
+                markup=False,
+            )
+        status = "FAIL" if diffs else "ok"
+        failed = failed or bool(diffs)
+        out.print(f"{status:4} {file}", highlight=False, markup=False)
+    if invalid:
+        raise typer.Exit(2)
+    if failed:
+        raise typer.Exit(1)
+
+
+@audit_app.command("verify")
+def audit_verify(db: DbOption = None) -> None:
+    """Re-check every journal hash and run the ledger validator on the live database."""
+    url = database_url(db)
+    store = SqlStore.open(url)
+    try:
+        report = store.audit()
+    finally:
+        store.close()
+    if report.chain_break is not None:
+        out.print(str(report.chain_break), highlight=False, markup=False)
+    for violation in report.violations:
+        out.print(f"violation {violation.rule}: {violation.message}", highlight=False, markup=False)
+    if not report.ok:
+        raise typer.Exit(1)
+    out.print(
+        f"ok: {report.entries} journal entries, chain intact; ledger invariants hold "
+        f"({_safe(url)})",
+        highlight=False,
+        markup=False,
+    )
+
+
+def _safe(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def main() -> None:
+    app()

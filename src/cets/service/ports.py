@@ -1,0 +1,104 @@
+"""What the service layer needs from storage (ports), and the command/result types it speaks.
+
+A `Command` is the unit of acceptance and of journaling: its transfers form one linked chain (all
+or none), and an accepted command is appended to the journal exactly once. Adapters implement
+`Store` and `UnitOfWork` (SQL for SQLite and PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from cets.domain.errors import RejectCode
+from cets.domain.journal import ChainBreak
+from cets.domain.ledger.invariants import Violation
+from cets.domain.ledger.model import Account, Hold, Transfer
+from cets.domain.registry.holders import Holder
+
+
+@dataclass(frozen=True, slots=True)
+class AccountKey:
+    holder: str
+    purpose: str
+    asset: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSpec:
+    key: AccountKey
+    flags: int
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """An instruction to the ledger: journaled as `kind` by `actor` with `body` when accepted."""
+
+    kind: str
+    actor: str
+    body: Mapping[str, Any]
+    transfers: tuple[Transfer, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    code: RejectCode | None
+    message: str = ""
+    transfers: tuple[Transfer, ...] = ()
+    replayed: bool = False
+    seq: int | None = None  # the journal entry, for an accepted new command
+
+    @property
+    def ok(self) -> bool:
+        return self.code is None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditReport:
+    chain_break: ChainBreak | None
+    violations: list[Violation] = field(default_factory=list)
+    entries: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.chain_break is None and not self.violations
+
+
+class UnitOfWork(Protocol):
+    """One database transaction; nothing is visible to others until `commit`."""
+
+    def open_holders(self, holders: Sequence[Holder], *, actor: str, now_us: int) -> None: ...
+
+    def holder(self, holder_id: str) -> Holder | None: ...
+
+    def open_accounts(
+        self, specs: Sequence[AccountSpec], *, actor: str, now_us: int
+    ) -> dict[AccountKey, Account]: ...
+
+    def accounts(self, keys: Sequence[AccountKey]) -> dict[AccountKey, Account]: ...
+
+    def hold(self, hold_id: str) -> Hold | None: ...
+
+    def submit(self, commands: Sequence[Command], now_us: int) -> list[CommandResult]: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+
+class Store(Protocol):
+    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]: ...
+
+    def submit_batch(self, commands: Sequence[Command], now_us: int) -> list[CommandResult]: ...
+
+    def all_accounts(self) -> list[Account]: ...
+
+    def holders(self) -> list[Holder]: ...
+
+    def open_holds(self) -> list[Hold]: ...
+
+    def transfers(self) -> Iterator[Transfer]: ...
+
+    def audit(self) -> AuditReport: ...
