@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from sqlalchemy.engine import make_url
 
 from cets.adapters.sql.database import database_url
 from cets.adapters.sql.store import SqlStore
@@ -124,8 +125,6 @@ def audit_verify(db: DbOption = None) -> None:
 
 
 def _safe(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
     return make_url(url).render_as_string(hide_password=True)
 
 
