@@ -16,10 +16,11 @@ from dataclasses import replace
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, and_, bindparam, case, func, select, update
+from sqlalchemy import Connection, Engine, and_, case, func, select, update
 
 from cets.adapters.sql import tables as t
 from cets.adapters.sql.database import make_engine
+from cets.adapters.sql.hotpath import BatchIO, Row, batch_io
 from cets.adapters.sql.migrate import upgrade
 from cets.domain.errors import RejectCode
 from cets.domain.journal import JournalEntry, chain_hash, first_break
@@ -37,6 +38,7 @@ from cets.service.ports import (
 )
 
 _LINKED = int(TransferFlags.LINKED)
+_CHAIN_FOLLOWERS = (None, RejectCode.linked_event_failed)
 _ACCOUNT_COLUMNS = (
     t.accounts.c.id,
     t.accounts.c.holder,
@@ -47,19 +49,6 @@ _ACCOUNT_COLUMNS = (
     t.accounts.c.debits_posted,
     t.accounts.c.credits_pending,
     t.accounts.c.credits_posted,
-)
-_UPDATE_ACCOUNT = (
-    update(t.accounts)
-    .where(t.accounts.c.id == bindparam("b_id"))
-    .values(
-        debits_pending=bindparam("b_dpe"),
-        debits_posted=bindparam("b_dpo"),
-        credits_pending=bindparam("b_cpe"),
-        credits_posted=bindparam("b_cpo"),
-    )
-)
-_UPDATE_HOLD = (
-    update(t.holds).where(t.holds.c.id == bindparam("b_id")).values(remaining=bindparam("b_rem"))
 )
 
 
@@ -123,6 +112,7 @@ class SqlUnitOfWork:
         self.postgres = conn.dialect.name == "postgresql"
         self._head: tuple[int, str] | None = None
         self._known_assets: set[str] = set()
+        self._io: BatchIO | None = None
 
     # -- the journal -------------------------------------------------------------------------
 
@@ -140,29 +130,21 @@ class SqlUnitOfWork:
     def _append(self, entries: list[tuple[str, str, str]], now_us: int) -> list[int]:
         """Append (kind, actor, canonical body) entries; return their sequence numbers."""
         seq, digest = self._lock_head()
-        rows: list[dict[str, Any]] = []
-        seqs: list[int] = []
+        rows: list[Row] = []
         for kind, actor, body in entries:
             seq += 1
             digest = chain_hash(digest, seq, now_us, kind, actor, body)
-            rows.append(
-                {
-                    "seq": seq,
-                    "at_us": now_us,
-                    "kind": kind,
-                    "actor": actor,
-                    "body": body,
-                    "hash": digest,
-                }
-            )
-            seqs.append(seq)
+            rows.append((seq, now_us, kind, actor, body, digest))
         if rows:
-            self.conn.execute(t.journal.insert(), rows)
-            self.conn.execute(
-                update(t.journal_head).where(t.journal_head.c.id == 1).values(seq=seq, hash=digest)
-            )
-            self._head = (seq, digest)
-        return seqs
+            self.io.insert_journal(rows)
+            self._set_head(seq, digest)
+        return [row[0] for row in rows]
+
+    def _set_head(self, seq: int, digest: str) -> None:
+        self.conn.execute(
+            update(t.journal_head).where(t.journal_head.c.id == 1).values(seq=seq, hash=digest)
+        )
+        self._head = (seq, digest)
 
     def journal(self, kind: str, actor: str, body: Any, now_us: int) -> int:
         """Journal a command that moves nothing (e.g. a holder's state change)."""
@@ -278,138 +260,111 @@ class SqlUnitOfWork:
 
     # -- the hot path ----------------------------------------------------------------------
 
+    @property
+    def io(self) -> BatchIO:
+        if self._io is None:
+            self._io = batch_io(self.conn.dialect.name, self.conn.connection.driver_connection)
+        return self._io
+
     def submit(self, commands: Sequence[Command], now_us: int) -> list[CommandResult]:
         """Evaluate and store a group of commands; each is all-or-nothing, independent of others."""
-        self._lock_head()
+        head_seq, head_hash = self._lock_head()
         batch: list[Transfer] = []
         spans: list[tuple[int, int]] = []
         for cmd in commands:
             start, last = len(batch), len(cmd.transfers) - 1
             for j, tr in enumerate(cmd.transfers):
-                flags = tr.flags | _LINKED if j < last else tr.flags & ~_LINKED
+                flags = (tr.flags | _LINKED) if j < last else (tr.flags & ~_LINKED)
                 batch.append(tr if flags == tr.flags else replace(tr, flags=flags))
             spans.append((start, len(batch)))
         state = self._load_state(batch)
         outcome = apply_transfers(batch, state, now_us)
+        codes, stored, replayed = outcome.codes, outcome.stored, outcome.replayed
         results: list[CommandResult] = []
-        entries: list[tuple[str, str, str]] = []
-        accepted: list[tuple[int, list[Transfer]]] = []  # (index into results, new transfers)
+        journal_rows: list[Row] = []
+        transfer_rows: list[Row] = []
+        seq, digest = head_seq, head_hash
         for cmd, (s, e) in zip(commands, spans, strict=True):
-            codes = outcome.codes[s:e]
-            if any(c is not None for c in codes):
-                culprit = next(
-                    i
-                    for i in range(s, e)
-                    if outcome.codes[i] not in (None, RejectCode.linked_event_failed)
-                )
-                code = outcome.codes[culprit]
+            if any(codes[i] is not None for i in range(s, e)):
+                culprit = next(i for i in range(s, e) if codes[i] not in _CHAIN_FOLLOWERS)
+                code = codes[culprit]
                 assert code is not None
                 results.append(CommandResult(code, outcome.messages[culprit]))
                 continue
-            stored = tuple(tr for tr in outcome.stored[s:e] if tr is not None)
-            new = [tr for i, tr in zip(range(s, e), stored, strict=True) if not outcome.replayed[i]]
-            if stored and not new:
-                results.append(CommandResult(None, "", stored, replayed=True))
+            done = tuple(tr for tr in stored[s:e] if tr is not None)
+            new = [stored[i] for i in range(s, e) if not replayed[i]]
+            if done and not new:
+                results.append(CommandResult(None, "", done, replayed=True))
                 continue
-            body = {"command": dict(cmd.body), "transfers": [_journal_transfer(tr) for tr in new]}
-            entries.append((cmd.kind, cmd.actor, canonical_json(body)))
-            accepted.append((len(results), new))
-            results.append(CommandResult(None, "", stored))
-        seqs = self._append(entries, now_us)
-        rows: list[dict[str, Any]] = []
-        for (index, new), seq in zip(accepted, seqs, strict=True):
-            results[index] = replace(results[index], seq=seq)
-            rows.extend(
-                {
-                    "id": tr.id,
-                    "debit_account_id": tr.debit_account_id,
-                    "credit_account_id": tr.credit_account_id,
-                    "asset": tr.asset,
-                    "amount": tr.amount,
-                    "code": tr.code,
-                    "flags": tr.flags,
-                    "pending_id": tr.pending_id,
-                    "ref": tr.ref,
-                    "timestamp": tr.timestamp,
-                    "seq": seq,
-                }
-                for tr in new
+            seq += 1
+            body = canonical_json(
+                {"command": cmd.body, "transfers": [_journal_transfer(tr) for tr in new if tr]}
             )
-        self._write(
-            state, outcome.touched_accounts, outcome.created_holds, outcome.touched_holds, rows
+            digest = chain_hash(digest, seq, now_us, cmd.kind, cmd.actor, body)
+            journal_rows.append((seq, now_us, cmd.kind, cmd.actor, body, digest))
+            transfer_rows.extend(
+                (
+                    tr.id,
+                    tr.debit_account_id,
+                    tr.credit_account_id,
+                    tr.asset,
+                    tr.amount,
+                    tr.code,
+                    tr.flags,
+                    tr.pending_id,
+                    tr.ref,
+                    tr.timestamp,
+                    seq,
+                )
+                for tr in new
+                if tr
+            )
+            results.append(CommandResult(None, "", done, seq=seq))
+        io = self.io
+        io.insert_transfers(transfer_rows)
+        self._write_holds(state, outcome.created_holds, outcome.touched_holds)
+        accounts = state.accounts
+        io.update_accounts(
+            [
+                (a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted, a.id)
+                for a in (accounts[i] for i in sorted(outcome.touched_accounts))
+            ]
         )
+        if journal_rows:
+            io.insert_journal(journal_rows)
+            self._set_head(seq, digest)
         return results
 
     def _load_state(self, batch: list[Transfer]) -> LedgerState:
+        io, lock = self.io, self.postgres
         account_ids = sorted(
             {tr.debit_account_id for tr in batch} | {tr.credit_account_id for tr in batch}
         )
-        stmt = select(*_ACCOUNT_COLUMNS).where(t.accounts.c.id.in_(account_ids))
-        if self.postgres:
-            stmt = stmt.order_by(t.accounts.c.id).with_for_update()
-        accounts = {row[0]: _account(row) for row in self.conn.execute(stmt)}
+        accounts = {row[0]: Account(*row) for row in io.accounts(account_ids, lock=lock)}
         pending_ids = sorted({tr.pending_id for tr in batch if tr.pending_id})
-        holds = {}
-        if pending_ids:
-            hstmt = select(t.holds).where(t.holds.c.id.in_(pending_ids))
-            if self.postgres:
-                hstmt = hstmt.order_by(t.holds.c.id).with_for_update()
-            holds = {row.id: _hold(row) for row in self.conn.execute(hstmt)}
-        ids = [tr.id for tr in batch]
-        transfers = {
-            row.id: _transfer(row)
-            for row in self.conn.execute(select(t.transfers).where(t.transfers.c.id.in_(ids)))
-        }
+        holds = {row[0]: Hold(*row) for row in io.holds(pending_ids, lock=lock)}
+        transfers = {row[0]: Transfer(*row[:10]) for row in io.transfers([tr.id for tr in batch])}
         return LedgerState(accounts, holds, transfers)
 
-    def _write(
-        self,
-        state: LedgerState,
-        touched_accounts: set[int],
-        created_holds: set[str],
-        touched_holds: set[str],
-        transfer_rows: list[dict[str, Any]],
-    ) -> None:
-        conn = self.conn
-        if transfer_rows:
-            conn.execute(t.transfers.insert(), transfer_rows)
-        new_holds = [state.holds[h] for h in sorted(created_holds) if h in state.holds]
-        if new_holds:
-            conn.execute(
-                t.holds.insert(),
-                [
-                    {
-                        "id": h.id,
-                        "debit_account_id": h.debit_account_id,
-                        "credit_account_id": h.credit_account_id,
-                        "asset": h.asset,
-                        "code": h.code,
-                        "amount": h.amount,
-                        "remaining": h.remaining,
-                        "ref": h.ref,
-                        "timestamp": h.timestamp,
-                    }
-                    for h in new_holds
-                ],
-            )
-        changed = [state.holds[h] for h in sorted(touched_holds - created_holds)]
-        if changed:
-            conn.execute(_UPDATE_HOLD, [{"b_id": h.id, "b_rem": h.remaining} for h in changed])
-        if touched_accounts:
-            accounts = state.accounts
-            conn.execute(
-                _UPDATE_ACCOUNT,
-                [
-                    {
-                        "b_id": a.id,
-                        "b_dpe": a.debits_pending,
-                        "b_dpo": a.debits_posted,
-                        "b_cpe": a.credits_pending,
-                        "b_cpo": a.credits_posted,
-                    }
-                    for a in (accounts[i] for i in sorted(touched_accounts))
-                ],
-            )
+    def _write_holds(self, state: LedgerState, created: set[str], touched: set[str]) -> None:
+        holds = state.holds
+        self.io.insert_holds(
+            [
+                (
+                    h.id,
+                    h.debit_account_id,
+                    h.credit_account_id,
+                    h.asset,
+                    h.code,
+                    h.amount,
+                    h.remaining,
+                    h.ref,
+                    h.timestamp,
+                )
+                for h in (holds[i] for i in sorted(created) if i in holds)
+            ]
+        )
+        self.io.update_holds([(holds[i].remaining, i) for i in sorted(touched - created)])
 
     def commit(self) -> None:
         self.conn.commit()

@@ -1,0 +1,1 @@
+"""Test support shipped with CETS: throwaway servers for tests and benchmarks."""
