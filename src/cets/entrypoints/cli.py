@@ -34,8 +34,8 @@ audit_app = typer.Typer(
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(audit_app, name="audit")
 
-err = Console(stderr=True)
-out = Console()
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 DbOption = Annotated[
     str | None,

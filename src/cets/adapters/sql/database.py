@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 ENV_URL = "CETS_DATABASE_URL"
+WRITER = "cets_writer"  # execution option marking a connection that will write
 
 
 def default_url() -> str:
@@ -67,6 +68,8 @@ def _sqlite_engine(url: str, *, durable: bool) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock up front; readers get a snapshot (WAL) and never block.
+        writer = connection.get_execution_options().get(WRITER, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
     return engine

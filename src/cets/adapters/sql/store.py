@@ -12,19 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, and_, case, func, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from cets.adapters.sql import tables as t
-from cets.adapters.sql.database import make_engine
-from cets.adapters.sql.hotpath import BatchIO, Row, batch_io
+from cets.adapters.sql.audit import audit, journal_entries
+from cets.adapters.sql.database import WRITER, make_engine
+from cets.adapters.sql.hotpath import BatchIO, Row, batch_io, gc_paused
 from cets.adapters.sql.migrate import upgrade
 from cets.domain.errors import RejectCode
-from cets.domain.journal import JournalEntry, chain_hash, first_break
-from cets.domain.ledger.invariants import Buckets, Violation, validate
+from cets.domain.journal import JournalEntry, chain_hash, transfer_line
 from cets.domain.ledger.kernel import LedgerState, apply_transfers
 from cets.domain.ledger.model import Account, Hold, Transfer, TransferFlags
 from cets.domain.registry.holders import SYSTEM_HOLDERS, Holder
@@ -39,69 +39,38 @@ from cets.service.ports import (
 
 _LINKED = int(TransferFlags.LINKED)
 _CHAIN_FOLLOWERS = (None, RejectCode.linked_event_failed)
-_ACCOUNT_COLUMNS = (
-    t.accounts.c.id,
-    t.accounts.c.holder,
-    t.accounts.c.purpose,
-    t.accounts.c.asset,
-    t.accounts.c.flags,
-    t.accounts.c.debits_pending,
-    t.accounts.c.debits_posted,
-    t.accounts.c.credits_pending,
-    t.accounts.c.credits_posted,
-)
-
-
-def _account(row: Any) -> Account:
-    return Account(*row)
-
-
-def _hold(row: Any) -> Hold:
-    return Hold(
-        row.id,
-        row.debit_account_id,
-        row.credit_account_id,
-        row.asset,
-        row.code,
-        row.amount,
-        row.remaining,
-        row.ref,
-        row.timestamp,
-    )
-
-
-def _transfer(row: Any) -> Transfer:
-    return Transfer(
-        row.id,
-        row.debit_account_id,
-        row.credit_account_id,
-        row.asset,
-        row.amount,
-        row.code,
-        row.flags,
-        row.pending_id,
-        row.ref,
-        row.timestamp,
-    )
-
-
-def _journal_transfer(tr: Transfer) -> list[Any]:
-    return [
-        tr.id,
-        tr.debit_account_id,
-        tr.credit_account_id,
-        tr.asset,
-        tr.amount,
-        tr.code,
-        tr.flags,
-        tr.pending_id,
-        tr.ref,
-    ]
 
 
 def canonical_json(value: Any) -> str:
     """The journal's canonical form of a command body: sorted keys, no spaces, UTF-8."""
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+@dataclass(frozen=True, slots=True)
+class _Head:
+    """The journal's last entry and the last transfer's ordinal, as locked by this transaction."""
+
+    seq: int
+    hash: str
+    transfers: int
+
+
+def _as_chains(commands: Sequence[Command]) -> tuple[list[Transfer], list[tuple[int, int]]]:
+    """The batch's transfers, each command's made one linked chain; and each command's span."""
+    batch: list[Transfer] = []
+    spans: list[tuple[int, int]] = []
+    for cmd in commands:
+        start = len(batch)
+        transfers = cmd.transfers
+        if len(transfers) == 1 and not transfers[0].flags & _LINKED:
+            batch.append(transfers[0])  # the common case: nothing to relink
+        else:
+            last = len(transfers) - 1
+            for j, tr in enumerate(transfers):
+                flags = (tr.flags | _LINKED) if j < last else (tr.flags & ~_LINKED)
+                batch.append(tr if flags == tr.flags else replace(tr, flags=flags))
+        spans.append((start, len(batch)))
+    return batch, spans
 
 
 class SqlUnitOfWork:
@@ -110,26 +79,27 @@ class SqlUnitOfWork:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.postgres = conn.dialect.name == "postgresql"
-        self._head: tuple[int, str] | None = None
+        self._head: _Head | None = None
         self._known_assets: set[str] = set()
         self._io: BatchIO | None = None
 
     # -- the journal -------------------------------------------------------------------------
 
-    def _lock_head(self) -> tuple[int, str]:
+    def _lock_head(self) -> _Head:
         if self._head is None:
-            stmt = select(t.journal_head.c.seq, t.journal_head.c.hash).where(
-                t.journal_head.c.id == 1
-            )
+            stmt = select(
+                t.journal_head.c.seq, t.journal_head.c.hash, t.journal_head.c.transfers
+            ).where(t.journal_head.c.id == 1)
             if self.postgres:
                 stmt = stmt.with_for_update()
-            seq, digest = self.conn.execute(stmt).one()
-            self._head = (seq, digest)
+            seq, digest, transfers = self.conn.execute(stmt).one()
+            self._head = _Head(seq, digest, transfers)
         return self._head
 
     def _append(self, entries: list[tuple[str, str, str]], now_us: int) -> list[int]:
-        """Append (kind, actor, canonical body) entries; return their sequence numbers."""
-        seq, digest = self._lock_head()
+        """Append (kind, actor, canonical body) entries that made no transfers."""
+        head = self._lock_head()
+        seq, digest = head.seq, head.hash
         rows: list[Row] = []
         for kind, actor, body in entries:
             seq += 1
@@ -137,14 +107,16 @@ class SqlUnitOfWork:
             rows.append((seq, now_us, kind, actor, body, digest))
         if rows:
             self.io.insert_journal(rows)
-            self._set_head(seq, digest)
+            self._set_head(_Head(seq, digest, head.transfers))
         return [row[0] for row in rows]
 
-    def _set_head(self, seq: int, digest: str) -> None:
+    def _set_head(self, head: _Head) -> None:
         self.conn.execute(
-            update(t.journal_head).where(t.journal_head.c.id == 1).values(seq=seq, hash=digest)
+            update(t.journal_head)
+            .where(t.journal_head.c.id == 1)
+            .values(seq=head.seq, hash=head.hash, transfers=head.transfers)
         )
-        self._head = (seq, digest)
+        self._head = head
 
     def journal(self, kind: str, actor: str, body: Any, now_us: int) -> int:
         """Journal a command that moves nothing (e.g. a holder's state change)."""
@@ -187,14 +159,14 @@ class SqlUnitOfWork:
             return {}
         holders = {k.holder for k in keys}
         rows = self.conn.execute(
-            select(*_ACCOUNT_COLUMNS).where(t.accounts.c.holder.in_(holders))
+            select(*t.ACCOUNT_FIELDS).where(t.accounts.c.holder.in_(holders))
         ).all()
         wanted = set(keys)
         found = {}
         for row in rows:
             key = AccountKey(row.holder, row.purpose, row.asset)
             if key in wanted:
-                found[key] = _account(row)
+                found[key] = Account(*row)
         return found
 
     def open_accounts(
@@ -255,8 +227,8 @@ class SqlUnitOfWork:
         self._known_assets |= codes
 
     def hold(self, hold_id: str) -> Hold | None:
-        row = self.conn.execute(select(t.holds).where(t.holds.c.id == hold_id)).first()
-        return None if row is None else _hold(row)
+        row = self.conn.execute(select(*t.HOLD_FIELDS).where(t.holds.c.id == hold_id)).first()
+        return None if row is None else Hold(*row)
 
     # -- the hot path ----------------------------------------------------------------------
 
@@ -268,22 +240,19 @@ class SqlUnitOfWork:
 
     def submit(self, commands: Sequence[Command], now_us: int) -> list[CommandResult]:
         """Evaluate and store a group of commands; each is all-or-nothing, independent of others."""
-        head_seq, head_hash = self._lock_head()
-        batch: list[Transfer] = []
-        spans: list[tuple[int, int]] = []
-        for cmd in commands:
-            start, last = len(batch), len(cmd.transfers) - 1
-            for j, tr in enumerate(cmd.transfers):
-                flags = (tr.flags | _LINKED) if j < last else (tr.flags & ~_LINKED)
-                batch.append(tr if flags == tr.flags else replace(tr, flags=flags))
-            spans.append((start, len(batch)))
-        state = self._load_state(batch)
+        with gc_paused():
+            return self._submit(commands, now_us)
+
+    def _submit(self, commands: Sequence[Command], now_us: int) -> list[CommandResult]:
+        head = self._lock_head()
+        batch, spans = _as_chains(commands)
+        state, last_transfer = self._load_state(batch)
         outcome = apply_transfers(batch, state, now_us)
         codes, stored, replayed = outcome.codes, outcome.stored, outcome.replayed
         results: list[CommandResult] = []
         journal_rows: list[Row] = []
         transfer_rows: list[Row] = []
-        seq, digest = head_seq, head_hash
+        seq, digest, ordinal = head.seq, head.hash, head.transfers
         for cmd, (s, e) in zip(commands, spans, strict=True):
             if any(codes[i] is not None for i in range(s, e)):
                 culprit = next(i for i in range(s, e) if codes[i] not in _CHAIN_FOLLOWERS)
@@ -292,21 +261,19 @@ class SqlUnitOfWork:
                 results.append(CommandResult(code, outcome.messages[culprit]))
                 continue
             done = tuple(tr for tr in stored[s:e] if tr is not None)
-            new = [stored[i] for i in range(s, e) if not replayed[i]]
+            new = [tr for i, tr in zip(range(s, e), done, strict=True) if not replayed[i]]
             if done and not new:
                 results.append(CommandResult(None, "", done, replayed=True))
                 continue
             seq += 1
-            body = canonical_json(
-                {"command": cmd.body, "transfers": [_journal_transfer(tr) for tr in new if tr]}
-            )
-            digest = chain_hash(digest, seq, now_us, cmd.kind, cmd.actor, body)
-            journal_rows.append((seq, now_us, cmd.kind, cmd.actor, body, digest))
-            transfer_rows.extend(
-                (
+            lines = []
+            for tr in new:
+                ordinal += 1
+                debit, credit = tr.debit_account_id, tr.credit_account_id
+                row = (
                     tr.id,
-                    tr.debit_account_id,
-                    tr.credit_account_id,
+                    debit,
+                    credit,
                     tr.asset,
                     tr.amount,
                     tr.code,
@@ -314,11 +281,15 @@ class SqlUnitOfWork:
                     tr.pending_id,
                     tr.ref,
                     tr.timestamp,
-                    seq,
                 )
-                for tr in new
-                if tr
-            )
+                lines.append(transfer_line(*row))
+                transfer_rows.append(
+                    (*row, seq, ordinal, last_transfer.get(debit), last_transfer.get(credit))
+                )
+                last_transfer[debit] = last_transfer[credit] = ordinal
+            body = canonical_json(cmd.body)
+            digest = chain_hash(digest, seq, now_us, cmd.kind, cmd.actor, body, lines)
+            journal_rows.append((seq, now_us, cmd.kind, cmd.actor, body, digest))
             results.append(CommandResult(None, "", done, seq=seq))
         io = self.io
         io.insert_transfers(transfer_rows)
@@ -326,25 +297,37 @@ class SqlUnitOfWork:
         accounts = state.accounts
         io.update_accounts(
             [
-                (a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted, a.id)
+                (
+                    a.debits_pending,
+                    a.debits_posted,
+                    a.credits_pending,
+                    a.credits_posted,
+                    last_transfer.get(a.id),
+                    a.id,
+                )
                 for a in (accounts[i] for i in sorted(outcome.touched_accounts))
             ]
         )
         if journal_rows:
             io.insert_journal(journal_rows)
-            self._set_head(seq, digest)
+            self._set_head(_Head(seq, digest, ordinal))
         return results
 
-    def _load_state(self, batch: list[Transfer]) -> LedgerState:
+    def _load_state(self, batch: list[Transfer]) -> tuple[LedgerState, dict[int, int | None]]:
+        """The batch's accounts (locked), holds and already-used ids; each account's latest
+        transfer ordinal (the head of its history chain)."""
         io, lock = self.io, self.postgres
         account_ids = sorted(
             {tr.debit_account_id for tr in batch} | {tr.credit_account_id for tr in batch}
         )
-        accounts = {row[0]: Account(*row) for row in io.accounts(account_ids, lock=lock)}
+        accounts, last_transfer = {}, {}
+        for row in io.accounts(account_ids, lock=lock):
+            accounts[row[0]] = Account(*row[:9])
+            last_transfer[row[0]] = row[9]
         pending_ids = sorted({tr.pending_id for tr in batch if tr.pending_id})
         holds = {row[0]: Hold(*row) for row in io.holds(pending_ids, lock=lock)}
         transfers = {row[0]: Transfer(*row[:10]) for row in io.transfers([tr.id for tr in batch])}
-        return LedgerState(accounts, holds, transfers)
+        return LedgerState(accounts, holds, transfers), last_transfer
 
     def _write_holds(self, state: LedgerState, created: set[str], touched: set[str]) -> None:
         holds = state.holds
@@ -399,7 +382,7 @@ class SqlStore:
 
     @contextmanager
     def unit_of_work(self) -> Iterator[SqlUnitOfWork]:
-        with self.engine.connect() as conn:
+        with self.engine.connect().execution_options(**{WRITER: True}) as conn:
             conn.begin()
             uow = SqlUnitOfWork(conn)
             try:
@@ -419,8 +402,8 @@ class SqlStore:
 
     def all_accounts(self) -> list[Account]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(*_ACCOUNT_COLUMNS).order_by(t.accounts.c.id))
-            return [_account(r) for r in rows]
+            rows = conn.execute(select(*t.ACCOUNT_FIELDS).order_by(t.accounts.c.id))
+            return [Account(*r) for r in rows]
 
     def holders(self) -> list[Holder]:
         with self.engine.connect() as conn:
@@ -428,98 +411,26 @@ class SqlStore:
             return [Holder(r.id, r.kind, r.name, r.controller, r.state) for r in rows]
 
     def holds(self, *, open_only: bool = False) -> list[Hold]:
-        stmt = select(t.holds).order_by(t.holds.c.id)
+        stmt = select(*t.HOLD_FIELDS).order_by(t.holds.c.id)
         if open_only:
             stmt = stmt.where(t.holds.c.remaining > 0)
         with self.engine.connect() as conn:
-            return [_hold(r) for r in conn.execute(stmt)]
+            return [Hold(*r) for r in conn.execute(stmt)]
 
     def open_holds(self) -> list[Hold]:
         return self.holds(open_only=True)
 
     def transfers(self) -> Iterator[Transfer]:
+        """Every transfer in the order it was accepted."""
         with self.engine.connect() as conn:
-            stmt = select(t.transfers).order_by(t.transfers.c.seq, t.transfers.c.id)
+            stmt = select(*t.TRANSFER_FIELDS).order_by(t.transfers.c.ordinal)
             for row in conn.execution_options(yield_per=10_000).execute(stmt):
-                yield _transfer(row)
+                yield Transfer(*row)
 
     def journal_entries(self) -> Iterator[JournalEntry]:
         with self.engine.connect() as conn:
-            stmt = select(t.journal).order_by(t.journal.c.seq)
-            for r in conn.execution_options(yield_per=10_000).execute(stmt):
-                yield JournalEntry(r.seq, r.at_us, r.kind, r.actor, r.body, r.hash)
-
-    def journal_head(self) -> tuple[int, str]:
-        with self.engine.connect() as conn:
-            seq, digest = conn.execute(select(t.journal_head.c.seq, t.journal_head.c.hash)).one()
-            return seq, digest
+            yield from journal_entries(conn)
 
     def audit(self) -> AuditReport:
         """Re-check the journal's hash chain and every ledger invariant against the stored rows."""
-        entries = 0
-
-        def counted() -> Iterator[JournalEntry]:
-            nonlocal entries
-            for entry in self.journal_entries():
-                entries += 1
-                yield entry
-
-        chain_break = first_break(counted(), self.journal_head())
-        movements, consumed, pending = self._movements()
-        violations = validate(self.all_accounts(), self.holds(), movements, consumed)
-        violations.extend(_pending_hold_violations(pending, self.holds()))
-        return AuditReport(chain_break, violations, entries)
-
-    def _movements(self) -> tuple[dict[int, Buckets], dict[str, int], dict[str, int]]:
-        """Per-account buckets, per-hold consumed amounts and pending amounts, set-based."""
-        tr = t.transfers
-        is_pending = tr.c.flags.op("&")(2) != 0
-        is_two_phase = tr.c.flags.op("&")(12) != 0
-        is_posted = tr.c.flags.op("&")(10) == 0  # plain or post_pending
-        pending_delta = func.sum(
-            case((is_pending, tr.c.amount), (is_two_phase, -tr.c.amount), else_=0)
-        )
-        posted = func.sum(case((is_posted, tr.c.amount), else_=0))
-        buckets: dict[int, list[int]] = {}
-        with self.engine.connect() as conn:
-            for side, offset in ((tr.c.debit_account_id, 0), (tr.c.credit_account_id, 2)):
-                for acc_id, pend, post in conn.execute(
-                    select(side, pending_delta, posted).group_by(side)
-                ):
-                    b = buckets.setdefault(acc_id, [0, 0, 0, 0])
-                    b[offset], b[offset + 1] = int(pend), int(post)
-            consumed = {
-                pid: int(total)
-                for pid, total in conn.execute(
-                    select(tr.c.pending_id, func.sum(tr.c.amount))
-                    .where(and_(is_two_phase, tr.c.pending_id.is_not(None)))
-                    .group_by(tr.c.pending_id)
-                )
-            }
-            pending = {
-                row[0]: int(row[1])
-                for row in conn.execute(select(tr.c.id, tr.c.amount).where(is_pending))
-            }
-        return {k: (v[0], v[1], v[2], v[3]) for k, v in buckets.items()}, consumed, pending
-
-
-def _pending_hold_violations(pending: dict[str, int], holds: list[Hold]) -> list[Violation]:
-    out = []
-    by_id = {h.id: h for h in holds}
-    for transfer_id, amount in sorted(pending.items()):
-        hold = by_id.get(transfer_id)
-        if hold is None or hold.amount != amount:
-            out.append(
-                Violation(
-                    "hold_for_every_pending_transfer",
-                    f"pending transfer {transfer_id!r} of {amount} has "
-                    f"{'no hold' if hold is None else f'a hold of {hold.amount}'}",
-                )
-            )
-    for hold_id in sorted(set(by_id) - set(pending)):
-        out.append(
-            Violation(
-                "hold_for_every_pending_transfer", f"hold {hold_id!r} has no pending transfer"
-            )
-        )
-    return out
+        return audit(self.engine)

@@ -48,6 +48,7 @@ def upgrade() -> None:
         sa.Column("debits_posted", sa.BigInteger(), nullable=False),
         sa.Column("credits_pending", sa.BigInteger(), nullable=False),
         sa.Column("credits_posted", sa.BigInteger(), nullable=False),
+        sa.Column("last_transfer", sa.BigInteger()),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.CheckConstraint(
             "debits_pending >= 0 AND debits_posted >= 0 AND credits_pending >= 0 "
@@ -65,6 +66,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "transfers",
+        sa.Column("ordinal", Id, autoincrement=False, nullable=False),
         sa.Column("id", sa.String(128), nullable=False),
         sa.Column("debit_account_id", Id, nullable=False),
         sa.Column("credit_account_id", Id, nullable=False),
@@ -76,6 +78,8 @@ def upgrade() -> None:
         sa.Column("ref", sa.String(128)),
         sa.Column("timestamp", sa.BigInteger(), nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("debit_prev", sa.BigInteger()),
+        sa.Column("credit_prev", sa.BigInteger()),
         sa.CheckConstraint("amount >= 0", name="ck_transfers_amount_not_negative"),
         sa.ForeignKeyConstraint(
             ["credit_account_id"], ["accounts.id"], name="fk_transfers_credit_account_id_accounts"
@@ -83,10 +87,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["debit_account_id"], ["accounts.id"], name="fk_transfers_debit_account_id_accounts"
         ),
-        sa.PrimaryKeyConstraint("id", name="pk_transfers"),
+        sa.PrimaryKeyConstraint("ordinal", name="pk_transfers"),
+        sa.UniqueConstraint("id", name="uq_transfers_id"),
     )
-    op.create_index("ix_transfers_debit_account_id", "transfers", ["debit_account_id"])
-    op.create_index("ix_transfers_credit_account_id", "transfers", ["credit_account_id"])
     op.create_table(
         "holds",
         sa.Column("id", sa.String(128), nullable=False),
@@ -126,10 +129,13 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("hash", sa.String(64), nullable=False),
+        sa.Column("transfers", sa.BigInteger(), nullable=False),
         sa.CheckConstraint("id = 1", name="ck_journal_head_single_row"),
         sa.PrimaryKeyConstraint("id", name="pk_journal_head"),
     )
-    op.execute("INSERT INTO journal_head (id, seq, hash) VALUES (1, 0, '" + "0" * 64 + "')")
+    op.execute(
+        "INSERT INTO journal_head (id, seq, hash, transfers) VALUES (1, 0, '" + "0" * 64 + "', 0)"
+    )
 
 
 def downgrade() -> None:
