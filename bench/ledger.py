@@ -28,14 +28,17 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import psycopg
 from sqlalchemy.engine import make_url
 
 from cets.adapters.sql.hotpath import batch_io
-from cets.adapters.sql.store import SqlStore, canonical_json
+from cets.adapters.sql.store import SqlStore
 from cets.domain.journal import chain_hash, transfer_line
 from cets.domain.ledger.model import AccountFlags, Transfer
 from cets.domain.registry.holders import Holder
+from cets.service.canonical import canonical_json
 from cets.service.ports import AccountKey, AccountSpec, Command
+from cets.testkit.pgcluster import start_cluster
 
 ASSET = "CEA-2024"
 FUNDING = 10**12
@@ -52,13 +55,18 @@ def setup(url: str, n_accounts: int) -> tuple[SqlStore, list[int]]:
         limited = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
         opened = uow.open_accounts(
             [AccountSpec(issuance, 0)] + [AccountSpec(k, limited) for k in keys],
-            actor="bench", now_us=1,
+            actor="bench",
+            now_us=1,
         )
         uow.commit()
     ids = [opened[k].id for k in keys]
     funding = [
-        Command("issue", "bench", {"to": i},
-                (Transfer(f"fund-{i}", opened[issuance].id, i, ASSET, FUNDING, "issue"),))
+        Command(
+            "issue",
+            "bench",
+            {"to": i},
+            (Transfer(f"fund-{i}", opened[issuance].id, i, ASSET, FUNDING, "issue"),),
+        )
         for i in ids
     ]
     store.submit_batch(funding, 1)
@@ -76,13 +84,17 @@ def workload(ids: list[int], n: int, seed: int) -> list[tuple[str, int, int, int
 
 def run_ours(store: SqlStore, work: list[tuple[str, int, int, int]], batch: int) -> float:
     commands = [
-        Command("transfer", "bench", {"id": tid, "from": d, "to": c, "quantity": q},
-                (Transfer(tid, d, c, ASSET, q, "transfer"),))
+        Command(
+            "transfer",
+            "bench",
+            {"id": tid, "from": d, "to": c, "quantity": q},
+            (Transfer(tid, d, c, ASSET, q, "transfer"),),
+        )
         for tid, d, c, q in work
     ]
     start = time.perf_counter()
     for i in range(0, len(commands), batch):
-        results = store.submit_batch(commands[i:i + batch], 2_000_000 + i)
+        results = store.submit_batch(commands[i : i + batch], 2_000_000 + i)
         assert all(r.ok and not r.replayed for r in results), "the bench's transfers must succeed"
     return len(commands) / (time.perf_counter() - start)
 
@@ -109,15 +121,14 @@ def run_raw(store: SqlStore, work: list[tuple[str, int, int, int]], batch: int) 
         if dialect == "sqlite":
             cur.execute("BEGIN IMMEDIATE")
         transfers, journal, touched = [], [], set()
-        for tid, d, c, q in work[i:i + batch]:
+        for tid, d, c, q in work[i : i + batch]:
             seq += 1
             ordinal += 1
             debit, credit = balances[d], balances[c]
             row = (tid, d, c, ASSET, q, "transfer", 0, None, None, now)
             transfers.append((*row, seq, ordinal, debit[2], credit[2]))
             body = canonical_json({"id": tid, "from": d, "to": c, "quantity": q})
-            digest = chain_hash(digest, seq, now, "transfer", "bench", body,
-                                [transfer_line(*row)])
+            digest = chain_hash(digest, seq, now, "transfer", "bench", body, [transfer_line(*row)])
             journal.append((seq, now, "transfer", "bench", body, digest))
             debit[0] += q
             credit[1] += q
@@ -125,19 +136,25 @@ def run_raw(store: SqlStore, work: list[tuple[str, int, int, int]], batch: int) 
             touched.add(d)
             touched.add(c)
         io.insert_transfers(transfers)
-        io.update_accounts([(0, balances[a][0], 0, balances[a][1], balances[a][2], a)
-                            for a in sorted(touched)])
+        io.update_accounts(
+            [(0, balances[a][0], 0, balances[a][1], balances[a][2], a) for a in sorted(touched)]
+        )
         io.insert_journal(journal)
-        cur.execute(f"UPDATE journal_head SET seq = {mark}, hash = {mark}, transfers = {mark} "
-                    "WHERE id = 1", (seq, digest, ordinal))
+        cur.execute(
+            f"UPDATE journal_head SET seq = {mark}, hash = {mark}, transfers = {mark} WHERE id = 1",
+            (seq, digest, ordinal),
+        )
         dbapi.commit()
     elapsed = time.perf_counter() - start
     raw.close()
     return len(work) / elapsed
 
 
-def measure(name: str, make_url_for_run: Callable[[int], str], args: argparse.Namespace,
-            ) -> dict[str, Any]:
+def measure(
+    name: str,
+    make_url_for_run: Callable[[int], str],
+    args: argparse.Namespace,
+) -> dict[str, Any]:
     ours, raw = [], []
     for run in range(args.runs):
         for label, runner, sink in (("ours", run_ours, ours), ("raw", run_raw, raw)):
@@ -149,8 +166,10 @@ def measure(name: str, make_url_for_run: Callable[[int], str], args: argparse.Na
             assert audit.ok, f"{name} {label}: audit failed: {audit}"
             store.close()
             sink.append(rate)
-            print(f"  {name} run {run + 1}/{args.runs} {label:4}: {rate:>10,.0f} transfers/s",
-                  flush=True)
+            print(
+                f"  {name} run {run + 1}/{args.runs} {label:4}: {rate:>10,.0f} transfers/s",
+                flush=True,
+            )
     return {"db": name, "ours": statistics.median(ours), "raw": statistics.median(raw)}
 
 
@@ -161,16 +180,21 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=1000, help="commands per transaction")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
-    parser.add_argument("--pg-url", help="an existing PostgreSQL server URL (database is "
-                                         "created per run); default: a throwaway cluster")
+    parser.add_argument(
+        "--pg-url",
+        help="an existing PostgreSQL server URL (database is "
+        "created per run); default: a throwaway cluster",
+    )
     args = parser.parse_args()
-    print(f"bench/ledger.py: {args.n:,} transfers per run, {args.accounts:,} accounts, "
-          f"{args.batch} per transaction, median of {args.runs} runs", flush=True)
+    print(
+        f"bench/ledger.py: {args.n:,} transfers per run, {args.accounts:,} accounts, "
+        f"{args.batch} per transaction, median of {args.runs} runs",
+        flush=True,
+    )
     rows = []
     with tempfile.TemporaryDirectory(prefix="cets-bench-") as tmp:
         if args.only in (None, "sqlite"):
-            rows.append(measure("sqlite", lambda k: f"sqlite:///{Path(tmp) / f'run{k}.db'}",
-                                args))
+            rows.append(measure("sqlite", lambda k: f"sqlite:///{Path(tmp) / f'run{k}.db'}", args))
         if args.only in (None, "postgresql"):
             rows.append(_postgres(args))
     print()
@@ -190,8 +214,6 @@ def main() -> int:
 
 def _postgres(args: argparse.Namespace) -> dict[str, Any]:
     if args.pg_url:
-        import psycopg
-
         base = make_url(args.pg_url)
 
         def url_for(k: int) -> str:
@@ -203,8 +225,6 @@ def _postgres(args: argparse.Namespace) -> dict[str, Any]:
             return base.set(database=name).render_as_string(hide_password=False)
 
         return measure("postgresql", url_for, args)
-    from cets.testkit.pgcluster import start_cluster
-
     server = start_cluster()
     try:
         return measure("postgresql", lambda _k: server.create_database("cets_bench"), args)

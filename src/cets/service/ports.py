@@ -56,6 +56,18 @@ class CommandResult:
 
 
 @dataclass(frozen=True, slots=True)
+class CommandRecord:
+    """What became of a command id: accepted as journal entry `seq`, or refused with `code`."""
+
+    id: str
+    kind: str
+    body: str  # canonical JSON
+    seq: int | None
+    code: str | None
+    message: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class AuditReport:
     chain_break: ChainBreak | None
     violations: list[Violation] = field(default_factory=list)
@@ -80,6 +92,12 @@ class UnitOfWork(Protocol):
     def accounts(self, keys: Sequence[AccountKey]) -> dict[AccountKey, Account]: ...
 
     def hold(self, hold_id: str) -> Hold | None: ...
+
+    def command(self, command_id: str) -> CommandRecord | None: ...
+
+    def record_command(self, record: CommandRecord, now_us: int) -> None: ...
+
+    def transfers_of(self, seq: int) -> tuple[Transfer, ...]: ...
 
     def submit(self, commands: Sequence[Command], now_us: int) -> list[CommandResult]: ...
 

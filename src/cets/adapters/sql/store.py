@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, Engine, select, update
 
 from cets.adapters.sql import tables as t
@@ -29,21 +28,18 @@ from cets.domain.ledger.kernel import LedgerState, apply_transfers
 from cets.domain.ledger.model import Account, Hold, Transfer, TransferFlags
 from cets.domain.registry.holders import SYSTEM_HOLDERS, Holder
 from cets.domain.units import is_cash, parse_asset, vintage
+from cets.service.canonical import canonical_json
 from cets.service.ports import (
     AccountKey,
     AccountSpec,
     AuditReport,
     Command,
+    CommandRecord,
     CommandResult,
 )
 
 _LINKED = int(TransferFlags.LINKED)
 _CHAIN_FOLLOWERS = (None, RejectCode.linked_event_failed)
-
-
-def canonical_json(value: Any) -> str:
-    """The journal's canonical form of a command body: sorted keys, no spaces, UTF-8."""
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +221,42 @@ class SqlUnitOfWork:
                 ],
             )
         self._known_assets |= codes
+
+    # -- command-level idempotency ----------------------------------------------------------
+
+    def command(self, command_id: str) -> CommandRecord | None:
+        row = self.conn.execute(
+            select(
+                t.commands.c.kind,
+                t.commands.c.body,
+                t.commands.c.seq,
+                t.commands.c.code,
+                t.commands.c.message,
+            ).where(t.commands.c.id == command_id)
+        ).first()
+        return None if row is None else CommandRecord(command_id, *row)
+
+    def record_command(self, record: CommandRecord, now_us: int) -> None:
+        self._lock_head()  # serialises writers, so two racing refusals cannot both insert
+        self.conn.execute(
+            t.commands.insert().values(
+                id=record.id,
+                kind=record.kind,
+                body=record.body,
+                seq=record.seq,
+                code=record.code,
+                message=record.message,
+                at_us=now_us,
+            )
+        )
+
+    def transfers_of(self, seq: int) -> tuple[Transfer, ...]:
+        rows = self.conn.execute(
+            select(*t.TRANSFER_FIELDS)
+            .where(t.transfers.c.seq == seq)
+            .order_by(t.transfers.c.ordinal)
+        )
+        return tuple(Transfer(*row) for row in rows)
 
     def hold(self, hold_id: str) -> Hold | None:
         row = self.conn.execute(select(*t.HOLD_FIELDS).where(t.holds.c.id == hold_id)).first()

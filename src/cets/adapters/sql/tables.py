@@ -126,6 +126,22 @@ holds = Table(
     Index("ix_holds_ref", "ref"),
 )
 
+# Command-level idempotency for the service's commands (registry operations): every command id
+# ever given, with its kind and canonical body and what became of it: accepted (`seq`, the journal
+# entry) or refused (`code`, `message`). A repeat with the same body gets the same answer, refusals
+# included.
+commands = Table(
+    "commands",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("kind", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("seq", BigInteger),
+    Column("code", String(64)),
+    Column("message", Text),
+    Column("at_us", BigInteger, nullable=False),
+)
+
 journal = Table(
     "journal",
     metadata,

@@ -12,8 +12,9 @@ Rules, in the order they are checked for each transfer (the first that fails is 
    accounts;
 2. idempotency: a stored transfer with the same id and the same body is *replayed* (accepted again,
    changing nothing, returning the stored transfer); with a different body it is `duplicate_id`;
-3. references: post/void name an open hold with the same accounts and an amount within its
-   remaining; both accounts exist, carry the transfer's asset and are not closed;
+3. references: both accounts exist; post/void name a hold that exists; the accounts carry the
+   transfer's asset; the hold is between the same accounts, still open, and holds the amount;
+   the accounts are not closed;
 4. balance: a new posted or pending debit may not take an account flagged
    DEBITS_MUST_NOT_EXCEED_CREDITS below zero available (`insufficient_units` or
    `insufficient_funds`).
@@ -225,9 +226,22 @@ def _apply_one(
     accounts = state.accounts
     debit = accounts.get(t.debit_account_id)
     credit = accounts.get(t.credit_account_id)
+    if debit is None or credit is None:
+        missing = t.debit_account_id if debit is None else t.credit_account_id
+        raise _RefusedError(RejectCode.unknown_account, f"account {missing} does not exist")
     hold: Hold | None = None
     if action & _TWO_PHASE:
-        hold = _open_hold(t, state)
+        assert t.pending_id is not None
+        hold = state.holds.get(t.pending_id)
+        if hold is None:
+            raise _RefusedError(RejectCode.unknown_reference, f"no hold {t.pending_id!r}")
+    if debit.asset != t.asset or credit.asset != t.asset:
+        raise _RefusedError(
+            RejectCode.accounts_must_have_the_same_asset,
+            f"transfer of {t.asset} between accounts of {debit.asset} and {credit.asset}",
+        )
+    if hold is not None:
+        _check_hold(t, hold)
         if amount == 0:
             amount = hold.remaining
         elif amount > hold.remaining:
@@ -235,14 +249,6 @@ def _apply_one(
                 RejectCode.amount_exceeds_hold,
                 f"amount {amount} exceeds the {hold.remaining} remaining on hold {hold.id!r}",
             )
-    if debit is None or credit is None:
-        missing = t.debit_account_id if debit is None else t.credit_account_id
-        raise _RefusedError(RejectCode.unknown_account, f"account {missing} does not exist")
-    if debit.asset != t.asset or credit.asset != t.asset:
-        raise _RefusedError(
-            RejectCode.accounts_must_have_the_same_asset,
-            f"transfer of {t.asset} between accounts of {debit.asset} and {credit.asset}",
-        )
     if not action & _TWO_PHASE and (debit.flags | credit.flags) & _CLOSED:
         closed = debit.id if debit.flags & _CLOSED else credit.id
         raise _RefusedError(RejectCode.account_closed, f"account {closed} is closed")
@@ -345,11 +351,7 @@ def _check_shape(t: Transfer, action: int) -> None:
         )
 
 
-def _open_hold(t: Transfer, state: LedgerState) -> Hold:
-    assert t.pending_id is not None
-    hold = state.holds.get(t.pending_id)
-    if hold is None:
-        raise _RefusedError(RejectCode.unknown_reference, f"no hold {t.pending_id!r}")
+def _check_hold(t: Transfer, hold: Hold) -> None:
     if hold.debit_account_id != t.debit_account_id or hold.credit_account_id != t.credit_account_id:
         raise _RefusedError(
             RejectCode.accounts_must_match_hold,
@@ -360,4 +362,3 @@ def _open_hold(t: Transfer, state: LedgerState) -> Hold:
         raise _RefusedError(
             RejectCode.hold_already_closed, f"hold {hold.id!r} is already fully posted or voided"
         )
-    return hold

@@ -24,7 +24,7 @@ def upgrade() -> None:
         sa.Column("code", sa.String(16), nullable=False),
         sa.Column("kind", sa.String(8), nullable=False),
         sa.Column("vintage", sa.Integer()),
-        sa.CheckConstraint("kind IN ('unit', 'cash')", name="ck_assets_kind"),
+        sa.CheckConstraint("kind IN ('unit', 'cash')", name=op.f("ck_assets_kind")),
         sa.PrimaryKeyConstraint("code", name="pk_assets"),
     )
     op.create_table(
@@ -53,11 +53,11 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "debits_pending >= 0 AND debits_posted >= 0 AND credits_pending >= 0 "
             "AND credits_posted >= 0",
-            name="ck_accounts_buckets_not_negative",
+            name=op.f("ck_accounts_buckets_not_negative"),
         ),
         sa.CheckConstraint(
             "(flags & 1) = 0 OR credits_posted - debits_posted - debits_pending >= 0",
-            name="ck_accounts_available_not_negative",
+            name=op.f("ck_accounts_available_not_negative"),
         ),
         sa.ForeignKeyConstraint(["asset"], ["assets.code"], name="fk_accounts_asset_assets"),
         sa.ForeignKeyConstraint(["holder"], ["holders.id"], name="fk_accounts_holder_holders"),
@@ -80,7 +80,7 @@ def upgrade() -> None:
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("debit_prev", sa.BigInteger()),
         sa.Column("credit_prev", sa.BigInteger()),
-        sa.CheckConstraint("amount >= 0", name="ck_transfers_amount_not_negative"),
+        sa.CheckConstraint("amount >= 0", name=op.f("ck_transfers_amount_not_negative")),
         sa.ForeignKeyConstraint(
             ["credit_account_id"], ["accounts.id"], name="fk_transfers_credit_account_id_accounts"
         ),
@@ -102,7 +102,7 @@ def upgrade() -> None:
         sa.Column("ref", sa.String(128)),
         sa.Column("timestamp", sa.BigInteger(), nullable=False),
         sa.CheckConstraint(
-            "remaining >= 0 AND remaining <= amount", name="ck_holds_remaining_within_amount"
+            "remaining >= 0 AND remaining <= amount", name=op.f("ck_holds_remaining_within_amount")
         ),
         sa.ForeignKeyConstraint(
             ["credit_account_id"], ["accounts.id"], name="fk_holds_credit_account_id_accounts"
@@ -114,6 +114,17 @@ def upgrade() -> None:
     )
     op.create_index("ix_holds_debit_account_id", "holds", ["debit_account_id"])
     op.create_index("ix_holds_ref", "holds", ["ref"])
+    op.create_table(
+        "commands",
+        sa.Column("id", sa.String(128), nullable=False),
+        sa.Column("kind", sa.String(64), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("seq", sa.BigInteger()),
+        sa.Column("code", sa.String(64)),
+        sa.Column("message", sa.Text()),
+        sa.Column("at_us", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_commands"),
+    )
     op.create_table(
         "journal",
         sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
@@ -130,7 +141,7 @@ def upgrade() -> None:
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("hash", sa.String(64), nullable=False),
         sa.Column("transfers", sa.BigInteger(), nullable=False),
-        sa.CheckConstraint("id = 1", name="ck_journal_head_single_row"),
+        sa.CheckConstraint("id = 1", name=op.f("ck_journal_head_single_row")),
         sa.PrimaryKeyConstraint("id", name="pk_journal_head"),
     )
     op.execute(
@@ -139,5 +150,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("journal_head", "journal", "holds", "transfers", "accounts", "holders", "assets"):
+    tables = ("journal_head", "journal", "commands", "holds", "transfers", "accounts", "holders")
+    for table in (*tables, "assets"):
         op.drop_table(table)
