@@ -155,28 +155,28 @@ class PostgresBatchIO:
 
     def accounts(self, ids: Sequence[int], *, lock: bool) -> list[Row]:
         return self._select(
-            f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY(%s::bigint[]) ORDER BY id"
+            f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY(%b::bigint[]) ORDER BY id"
             + (" FOR UPDATE" if lock else ""),
             ids,
         )
 
     def holds(self, ids: Sequence[str], *, lock: bool) -> list[Row]:
         return self._select(
-            f"SELECT {HOLD_COLUMNS} FROM holds WHERE id = ANY(%s::text[]) ORDER BY id"
+            f"SELECT {HOLD_COLUMNS} FROM holds WHERE id = ANY(%b::text[]) ORDER BY id"
             + (" FOR UPDATE" if lock else ""),
             ids,
         )
 
     def transfers(self, ids: Sequence[str]) -> list[Row]:
         return self._select(
-            f"SELECT {TRANSFER_COLUMNS} FROM transfers WHERE id = ANY(%s::text[])", ids
+            f"SELECT {TRANSFER_COLUMNS} FROM transfers WHERE id = ANY(%b::text[])", ids
         )
 
     def _insert(self, table: str, columns: str, rows: list[Row]) -> None:
         if not rows:
             return
         types = _PG_TYPES[table].split()
-        arrays = ", ".join(f"%s::{ty}[]" for ty in types)
+        arrays = ", ".join(f"%b::{ty}[]" for ty in types)
         self.cur.execute(
             f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays})",
             [list(column) for column in zip(*rows, strict=True)],
@@ -195,10 +195,10 @@ class PostgresBatchIO:
         if rows:
             remaining, ids = zip(*rows, strict=True)
             self.cur.execute(
-                "UPDATE holds AS h SET remaining = v.remaining FROM unnest(%s::bigint[], "
-                "%s::text[]) AS v(remaining, id) WHERE h.id = v.id",
+                "UPDATE holds AS h SET remaining = v.remaining FROM unnest(%b::bigint[], "
+                "%b::text[]) AS v(remaining, id) WHERE h.id = v.id",
                 [list(remaining), list(ids)],
-            )
+                )
 
     def update_accounts(self, rows: list[Row]) -> None:
         if rows:
@@ -206,11 +206,11 @@ class PostgresBatchIO:
             self.cur.execute(
                 "UPDATE accounts AS a SET debits_pending = v.dpe, debits_posted = v.dpo, "
                 "credits_pending = v.cpe, credits_posted = v.cpo, last_transfer = v.last "
-                "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], "
-                "%s::bigint[], %s::bigint[]) AS v(dpe, dpo, cpe, cpo, last, id) "
+                "FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[], "
+                "%b::bigint[], %b::bigint[]) AS v(dpe, dpo, cpe, cpo, last, id) "
                 "WHERE a.id = v.id",
                 columns,
-            )
+                )
 
 
 def batch_io(dialect: str, dbapi_connection: Any) -> BatchIO:
