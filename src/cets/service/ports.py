@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from cets.domain.errors import RejectCode
 from cets.domain.journal import ChainBreak
@@ -42,8 +42,9 @@ class Command:
     transfers: tuple[Transfer, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class CommandResult:
+class CommandResult(NamedTuple):
+    """What became of a command. A NamedTuple: the hot path makes one per command."""
+
     code: RejectCode | None
     message: str = ""
     transfers: tuple[Transfer, ...] = ()

@@ -64,6 +64,7 @@ def _sqlite_engine(url: str, *, durable: bool) -> Engine:
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB: index pages stay in memory
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -74,6 +74,10 @@ class BatchIO(Protocol):
     def insert_journal(self, rows: list[Row]) -> None: ...
 
 
+def _qualified(alias: str, columns: str) -> str:
+    return ", ".join(f"{alias}.{column.strip()}" for column in columns.split(","))
+
+
 def _placeholders(columns: str, mark: str) -> str:
     return ", ".join(mark for _ in columns.split(","))
 
@@ -90,9 +94,11 @@ class SqliteBatchIO:
 
     def accounts(self, ids: Sequence[int], *, lock: bool) -> list[Row]:
         # BEGIN IMMEDIATE already holds the database's write lock.
+        # A join from the id list probes the primary key once per id; `IN (...) ORDER BY id`
+        # makes SQLite scan the whole table in rowid order instead (measured: 4 us a transfer).
         return self._select(
-            f"SELECT {ACCOUNT_COLUMNS} FROM accounts "
-            "WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
+            f"SELECT {_qualified('a', ACCOUNT_COLUMNS)} FROM json_each(?) AS j "
+            "CROSS JOIN accounts AS a ON a.id = j.value",
             ids,
         )
 
@@ -198,7 +204,7 @@ class PostgresBatchIO:
                 "UPDATE holds AS h SET remaining = v.remaining FROM unnest(%b::bigint[], "
                 "%b::text[]) AS v(remaining, id) WHERE h.id = v.id",
                 [list(remaining), list(ids)],
-                )
+            )
 
     def update_accounts(self, rows: list[Row]) -> None:
         if rows:
@@ -210,7 +216,7 @@ class PostgresBatchIO:
                 "%b::bigint[], %b::bigint[]) AS v(dpe, dpo, cpe, cpo, last, id) "
                 "WHERE a.id = v.id",
                 columns,
-                )
+            )
 
 
 def batch_io(dialect: str, dbapi_connection: Any) -> BatchIO:

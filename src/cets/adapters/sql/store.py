@@ -24,7 +24,7 @@ from cets.adapters.sql.hotpath import BatchIO, Row, batch_io, gc_paused
 from cets.adapters.sql.migrate import upgrade
 from cets.domain.errors import RejectCode
 from cets.domain.journal import JournalEntry, chain_hash, transfer_line
-from cets.domain.ledger.kernel import LedgerState, apply_transfers
+from cets.domain.ledger.kernel import BatchResult, LedgerState, apply_transfers
 from cets.domain.ledger.model import Account, Hold, Transfer, TransferFlags
 from cets.domain.registry.holders import SYSTEM_HOLDERS, Holder
 from cets.domain.units import is_cash, parse_asset, vintage
@@ -49,6 +49,68 @@ class _Head:
     seq: int
     hash: str
     transfers: int
+
+
+class _Rows:
+    """The rows a batch appends: journal entries and transfers, numbered and chained in order."""
+
+    __slots__ = ("digest", "journal", "last_transfer", "now_us", "ordinal", "seq", "transfers")
+
+    def __init__(self, head: _Head, now_us: int, last_transfer: dict[int, int | None]) -> None:
+        self.seq, self.digest, self.ordinal = head.seq, head.hash, head.transfers
+        self.now_us = now_us
+        self.last_transfer = last_transfer
+        self.journal: list[Row] = []
+        self.transfers: list[Row] = []
+
+    def command(self, cmd: Command, outcome: BatchResult, s: int, e: int) -> CommandResult:
+        """The command's result from its span [s, e) of the batch; rows for what it made."""
+        codes, stored, replayed = outcome.codes, outcome.stored, outcome.replayed
+        if e - s == 1:  # the common case, without the general case's slices
+            if codes[s] is not None:
+                return CommandResult(codes[s], outcome.messages[s])
+            tr = stored[s]
+            assert tr is not None
+            if replayed[s]:
+                return CommandResult(None, "", (tr,), True)
+            return self._accept(cmd, (tr,), (tr,))
+        culprit = next((i for i in range(s, e) if codes[i] not in _CHAIN_FOLLOWERS), None)
+        if culprit is not None:
+            return CommandResult(codes[culprit], outcome.messages[culprit])
+        done = tuple(tr for tr in stored[s:e] if tr is not None)
+        new = tuple(tr for i, tr in zip(range(s, e), done, strict=True) if not replayed[i])
+        if done and not new:
+            return CommandResult(None, "", done, True)
+        return self._accept(cmd, done, new)
+
+    def _accept(
+        self, cmd: Command, done: tuple[Transfer, ...], new: tuple[Transfer, ...]
+    ) -> CommandResult:
+        self.seq = seq = self.seq + 1
+        last = self.last_transfer
+        lines = []
+        for tr in new:
+            self.ordinal = ordinal = self.ordinal + 1
+            debit, credit = tr.debit_account_id, tr.credit_account_id
+            row = (
+                tr.id,
+                debit,
+                credit,
+                tr.asset,
+                tr.amount,
+                tr.code,
+                tr.flags,
+                tr.pending_id,
+                tr.ref,
+                tr.timestamp,
+            )
+            lines.append(transfer_line(*row))
+            self.transfers.append((*row, seq, ordinal, last.get(debit), last.get(credit)))
+            last[debit] = last[credit] = ordinal
+        body = canonical_json(cmd.body)
+        self.digest = chain_hash(self.digest, seq, self.now_us, cmd.kind, cmd.actor, body, lines)
+        self.journal.append((seq, self.now_us, cmd.kind, cmd.actor, body, self.digest))
+        return CommandResult(None, "", done, False, seq)
 
 
 def _as_chains(commands: Sequence[Command]) -> tuple[list[Transfer], list[tuple[int, int]]]:
@@ -276,55 +338,15 @@ class SqlUnitOfWork:
             return self._submit(commands, now_us)
 
     def _submit(self, commands: Sequence[Command], now_us: int) -> list[CommandResult]:
-        head = self._lock_head()
         batch, spans = _as_chains(commands)
         state, last_transfer = self._load_state(batch)
         outcome = apply_transfers(batch, state, now_us)
-        codes, stored, replayed = outcome.codes, outcome.stored, outcome.replayed
-        results: list[CommandResult] = []
-        journal_rows: list[Row] = []
-        transfer_rows: list[Row] = []
-        seq, digest, ordinal = head.seq, head.hash, head.transfers
-        for cmd, (s, e) in zip(commands, spans, strict=True):
-            if any(codes[i] is not None for i in range(s, e)):
-                culprit = next(i for i in range(s, e) if codes[i] not in _CHAIN_FOLLOWERS)
-                code = codes[culprit]
-                assert code is not None
-                results.append(CommandResult(code, outcome.messages[culprit]))
-                continue
-            done = tuple(tr for tr in stored[s:e] if tr is not None)
-            new = [tr for i, tr in zip(range(s, e), done, strict=True) if not replayed[i]]
-            if done and not new:
-                results.append(CommandResult(None, "", done, replayed=True))
-                continue
-            seq += 1
-            lines = []
-            for tr in new:
-                ordinal += 1
-                debit, credit = tr.debit_account_id, tr.credit_account_id
-                row = (
-                    tr.id,
-                    debit,
-                    credit,
-                    tr.asset,
-                    tr.amount,
-                    tr.code,
-                    tr.flags,
-                    tr.pending_id,
-                    tr.ref,
-                    tr.timestamp,
-                )
-                lines.append(transfer_line(*row))
-                transfer_rows.append(
-                    (*row, seq, ordinal, last_transfer.get(debit), last_transfer.get(credit))
-                )
-                last_transfer[debit] = last_transfer[credit] = ordinal
-            body = canonical_json(cmd.body)
-            digest = chain_hash(digest, seq, now_us, cmd.kind, cmd.actor, body, lines)
-            journal_rows.append((seq, now_us, cmd.kind, cmd.actor, body, digest))
-            results.append(CommandResult(None, "", done, seq=seq))
+        rows = _Rows(self._lock_head(), now_us, last_transfer)
+        results = [
+            rows.command(cmd, outcome, s, e) for cmd, (s, e) in zip(commands, spans, strict=True)
+        ]
         io = self.io
-        io.insert_transfers(transfer_rows)
+        io.insert_transfers(rows.transfers)
         self._write_holds(state, outcome.created_holds, outcome.touched_holds)
         accounts = state.accounts
         io.update_accounts(
@@ -340,9 +362,9 @@ class SqlUnitOfWork:
                 for a in (accounts[i] for i in sorted(outcome.touched_accounts))
             ]
         )
-        if journal_rows:
-            io.insert_journal(journal_rows)
-            self._set_head(_Head(seq, digest, ordinal))
+        if rows.journal:
+            io.insert_journal(rows.journal)
+            self._set_head(_Head(rows.seq, rows.digest, rows.ordinal))
         return results
 
     def _load_state(self, batch: list[Transfer]) -> tuple[LedgerState, dict[int, int | None]]:
