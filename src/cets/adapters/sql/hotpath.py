@@ -82,7 +82,23 @@ def _placeholders(columns: str, mark: str) -> str:
     return ", ".join(mark for _ in columns.split(","))
 
 
-class SqliteBatchIO:
+class _Inserts:
+    """The appends both databases share; `_insert` is each driver's multi-row statement."""
+
+    def _insert(self, table: str, columns: str, rows: list[Row]) -> None:
+        raise NotImplementedError
+
+    def insert_transfers(self, rows: list[Row]) -> None:
+        self._insert("transfers", TRANSFER_COLUMNS, rows)
+
+    def insert_holds(self, rows: list[Row]) -> None:
+        self._insert("holds", HOLD_COLUMNS, rows)
+
+    def insert_journal(self, rows: list[Row]) -> None:
+        self._insert("journal", JOURNAL_COLUMNS, rows)
+
+
+class SqliteBatchIO(_Inserts):
     def __init__(self, dbapi_connection: Any) -> None:
         self.cur = dbapi_connection.cursor()
 
@@ -119,15 +135,6 @@ class SqliteBatchIO:
             marks = _placeholders(columns, "?")
             self.cur.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
 
-    def insert_transfers(self, rows: list[Row]) -> None:
-        self._insert("transfers", TRANSFER_COLUMNS, rows)
-
-    def insert_holds(self, rows: list[Row]) -> None:
-        self._insert("holds", HOLD_COLUMNS, rows)
-
-    def insert_journal(self, rows: list[Row]) -> None:
-        self._insert("journal", JOURNAL_COLUMNS, rows)
-
     def update_holds(self, rows: list[Row]) -> None:
         if rows:
             self.cur.executemany("UPDATE holds SET remaining = ? WHERE id = ?", rows)
@@ -149,7 +156,7 @@ _PG_TYPES = {
 }
 
 
-class PostgresBatchIO:
+class PostgresBatchIO(_Inserts):
     def __init__(self, dbapi_connection: Any) -> None:
         self.cur = dbapi_connection.cursor()
 
@@ -187,15 +194,6 @@ class PostgresBatchIO:
             f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays})",
             [list(column) for column in zip(*rows, strict=True)],
         )
-
-    def insert_transfers(self, rows: list[Row]) -> None:
-        self._insert("transfers", TRANSFER_COLUMNS, rows)
-
-    def insert_holds(self, rows: list[Row]) -> None:
-        self._insert("holds", HOLD_COLUMNS, rows)
-
-    def insert_journal(self, rows: list[Row]) -> None:
-        self._insert("journal", JOURNAL_COLUMNS, rows)
 
     def update_holds(self, rows: list[Row]) -> None:
         if rows:

@@ -12,20 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
 from cets.adapters.sql import tables as t
 from cets.adapters.sql.audit import audit, journal_entries
+from cets.adapters.sql.batch import BatchRows, Head, as_chains
 from cets.adapters.sql.database import WRITER, make_engine
 from cets.adapters.sql.hotpath import BatchIO, Row, batch_io, gc_paused
 from cets.adapters.sql.migrate import upgrade
-from cets.domain.errors import RejectCode
-from cets.domain.journal import JournalEntry, chain_hash, transfer_line
-from cets.domain.ledger.kernel import BatchResult, LedgerState, apply_transfers
-from cets.domain.ledger.model import Account, Hold, Transfer, TransferFlags
+from cets.domain.journal import JournalEntry, chain_hash
+from cets.domain.ledger.kernel import LedgerState, apply_transfers
+from cets.domain.ledger.model import Account, Hold, Transfer
 from cets.domain.registry.holders import SYSTEM_HOLDERS, Holder
 from cets.domain.units import is_cash, parse_asset, vintage
 from cets.service.canonical import canonical_json
@@ -38,98 +37,6 @@ from cets.service.ports import (
     CommandResult,
 )
 
-_LINKED = int(TransferFlags.LINKED)
-_CHAIN_FOLLOWERS = (None, RejectCode.linked_event_failed)
-
-
-@dataclass(frozen=True, slots=True)
-class _Head:
-    """The journal's last entry and the last transfer's ordinal, as locked by this transaction."""
-
-    seq: int
-    hash: str
-    transfers: int
-
-
-class _Rows:
-    """The rows a batch appends: journal entries and transfers, numbered and chained in order."""
-
-    __slots__ = ("digest", "journal", "last_transfer", "now_us", "ordinal", "seq", "transfers")
-
-    def __init__(self, head: _Head, now_us: int, last_transfer: dict[int, int | None]) -> None:
-        self.seq, self.digest, self.ordinal = head.seq, head.hash, head.transfers
-        self.now_us = now_us
-        self.last_transfer = last_transfer
-        self.journal: list[Row] = []
-        self.transfers: list[Row] = []
-
-    def command(self, cmd: Command, outcome: BatchResult, s: int, e: int) -> CommandResult:
-        """The command's result from its span [s, e) of the batch; rows for what it made."""
-        codes, stored, replayed = outcome.codes, outcome.stored, outcome.replayed
-        if e - s == 1:  # the common case, without the general case's slices
-            if codes[s] is not None:
-                return CommandResult(codes[s], outcome.messages[s])
-            tr = stored[s]
-            assert tr is not None
-            if replayed[s]:
-                return CommandResult(None, "", (tr,), True)
-            return self._accept(cmd, (tr,), (tr,))
-        culprit = next((i for i in range(s, e) if codes[i] not in _CHAIN_FOLLOWERS), None)
-        if culprit is not None:
-            return CommandResult(codes[culprit], outcome.messages[culprit])
-        done = tuple(tr for tr in stored[s:e] if tr is not None)
-        new = tuple(tr for i, tr in zip(range(s, e), done, strict=True) if not replayed[i])
-        if done and not new:
-            return CommandResult(None, "", done, True)
-        return self._accept(cmd, done, new)
-
-    def _accept(
-        self, cmd: Command, done: tuple[Transfer, ...], new: tuple[Transfer, ...]
-    ) -> CommandResult:
-        self.seq = seq = self.seq + 1
-        last = self.last_transfer
-        lines = []
-        for tr in new:
-            self.ordinal = ordinal = self.ordinal + 1
-            debit, credit = tr.debit_account_id, tr.credit_account_id
-            row = (
-                tr.id,
-                debit,
-                credit,
-                tr.asset,
-                tr.amount,
-                tr.code,
-                tr.flags,
-                tr.pending_id,
-                tr.ref,
-                tr.timestamp,
-            )
-            lines.append(transfer_line(*row))
-            self.transfers.append((*row, seq, ordinal, last.get(debit), last.get(credit)))
-            last[debit] = last[credit] = ordinal
-        body = canonical_json(cmd.body)
-        self.digest = chain_hash(self.digest, seq, self.now_us, cmd.kind, cmd.actor, body, lines)
-        self.journal.append((seq, self.now_us, cmd.kind, cmd.actor, body, self.digest))
-        return CommandResult(None, "", done, False, seq)
-
-
-def _as_chains(commands: Sequence[Command]) -> tuple[list[Transfer], list[tuple[int, int]]]:
-    """The batch's transfers, each command's made one linked chain; and each command's span."""
-    batch: list[Transfer] = []
-    spans: list[tuple[int, int]] = []
-    for cmd in commands:
-        start = len(batch)
-        transfers = cmd.transfers
-        if len(transfers) == 1 and not transfers[0].flags & _LINKED:
-            batch.append(transfers[0])  # the common case: nothing to relink
-        else:
-            last = len(transfers) - 1
-            for j, tr in enumerate(transfers):
-                flags = (tr.flags | _LINKED) if j < last else (tr.flags & ~_LINKED)
-                batch.append(tr if flags == tr.flags else replace(tr, flags=flags))
-        spans.append((start, len(batch)))
-    return batch, spans
-
 
 class SqlUnitOfWork:
     """One transaction on one connection. Writes lock the journal head first (see module doc)."""
@@ -137,13 +44,13 @@ class SqlUnitOfWork:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.postgres = conn.dialect.name == "postgresql"
-        self._head: _Head | None = None
+        self._head: Head | None = None
         self._known_assets: set[str] = set()
         self._io: BatchIO | None = None
 
     # -- the journal -------------------------------------------------------------------------
 
-    def _lock_head(self) -> _Head:
+    def _lock_head(self) -> Head:
         if self._head is None:
             stmt = select(
                 t.journal_head.c.seq, t.journal_head.c.hash, t.journal_head.c.transfers
@@ -151,7 +58,7 @@ class SqlUnitOfWork:
             if self.postgres:
                 stmt = stmt.with_for_update()
             seq, digest, transfers = self.conn.execute(stmt).one()
-            self._head = _Head(seq, digest, transfers)
+            self._head = Head(seq, digest, transfers)
         return self._head
 
     def _append(self, entries: list[tuple[str, str, str]], now_us: int) -> list[int]:
@@ -165,10 +72,10 @@ class SqlUnitOfWork:
             rows.append((seq, now_us, kind, actor, body, digest))
         if rows:
             self.io.insert_journal(rows)
-            self._set_head(_Head(seq, digest, head.transfers))
+            self._set_head(Head(seq, digest, head.transfers))
         return [row[0] for row in rows]
 
-    def _set_head(self, head: _Head) -> None:
+    def _set_head(self, head: Head) -> None:
         self.conn.execute(
             update(t.journal_head)
             .where(t.journal_head.c.id == 1)
@@ -338,10 +245,10 @@ class SqlUnitOfWork:
             return self._submit(commands, now_us)
 
     def _submit(self, commands: Sequence[Command], now_us: int) -> list[CommandResult]:
-        batch, spans = _as_chains(commands)
+        batch, spans = as_chains(commands)
         state, last_transfer = self._load_state(batch)
         outcome = apply_transfers(batch, state, now_us)
-        rows = _Rows(self._lock_head(), now_us, last_transfer)
+        rows = BatchRows(self._lock_head(), now_us, last_transfer)
         results = [
             rows.command(cmd, outcome, s, e) for cmd, (s, e) in zip(commands, spans, strict=True)
         ]
@@ -364,7 +271,7 @@ class SqlUnitOfWork:
         )
         if rows.journal:
             io.insert_journal(rows.journal)
-            self._set_head(_Head(rows.seq, rows.digest, rows.ordinal))
+            self._set_head(Head(rows.seq, rows.digest, rows.ordinal))
         return results
 
     def _load_state(self, batch: list[Transfer]) -> tuple[LedgerState, dict[int, int | None]]:
