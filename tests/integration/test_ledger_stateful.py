@@ -204,12 +204,10 @@ class LedgerMachine(RuleBasedStateMachine):
     ) -> Transfer:
         hold_id = data.draw(st.sampled_from(sorted(holds)), label="hold")
         hold = holds[hold_id]
-        moved = {
-            "all": 0,
-            "exact": max(hold.remaining, 1),
-            "over": hold.remaining + 1,
-            "part": data.draw(st.integers(1, max(hold.remaining, 1)), label="part"),
-        }[size]
+        if size == "part":
+            moved = data.draw(st.integers(1, max(hold.remaining, 1)), label="part")
+        else:
+            moved = {"all": 0, "exact": max(hold.remaining, 1), "over": hold.remaining + 1}[size]
         debit, credit = (hold.credit, hold.debit) if swap else (hold.debit, hold.credit)
         kind, flags = ("trade", POST) if post else ("order", VOID)
         return Transfer(self.new_id("s"), debit, credit, ASSET, moved, kind, flags, hold_id)

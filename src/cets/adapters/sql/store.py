@@ -137,12 +137,17 @@ class SqlUnitOfWork:
     def open_accounts(
         self, specs: Sequence[AccountSpec], *, actor: str, now_us: int
     ) -> dict[AccountKey, Account]:
-        """Get or open the accounts; opening is journaled. Assets are registered on first use."""
+        """Get or open the accounts; opening is journaled. Assets are registered on first use.
+
+        The journal head is locked before looking: two transactions opening the same new account
+        at once then take turns, and the second finds the first's account instead of colliding
+        with it on the unique key.
+        """
+        self._lock_head()
         found = self.accounts([s.key for s in specs])
         missing = [s for s in dict.fromkeys(specs) if s.key not in found]
         if not missing:
             return found
-        self._lock_head()
         self._ensure_assets({s.key.asset for s in missing})
         self.conn.execute(
             t.accounts.insert(),
@@ -245,10 +250,11 @@ class SqlUnitOfWork:
             return self._submit(commands, now_us)
 
     def _submit(self, commands: Sequence[Command], now_us: int) -> list[CommandResult]:
+        head = self._lock_head()  # first, always: every writer takes its locks in one order
         batch, spans = as_chains(commands)
         state, last_transfer = self._load_state(batch)
         outcome = apply_transfers(batch, state, now_us)
-        rows = BatchRows(self._lock_head(), now_us, last_transfer)
+        rows = BatchRows(head, now_us, last_transfer)
         results = [
             rows.command(cmd, outcome, s, e) for cmd, (s, e) in zip(commands, spans, strict=True)
         ]
