@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cets.domain.errors import DomainError, RejectCode
+from cets.domain.ids import TransferId
 from cets.domain.ledger.model import (
     Account,
     AccountFlags,
@@ -52,8 +53,8 @@ LIMITED = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
 TRADING_KINDS = frozenset({HolderKind.key_emitter, HolderKind.institution, HolderKind.individual})
 
 
-def freeze_hold_id(ref: str) -> str:
-    return f"freeze:{ref}"
+def freeze_hold_id(ref: str) -> TransferId:
+    return TransferId(f"freeze:{ref}")
 
 
 class Registry:
@@ -202,7 +203,16 @@ class Registry:
                 "issue",
                 actor,
                 body,
-                (Transfer(cmd_id, issuance.id, credit.id, unit, quantity, TransferCode.issue),),
+                (
+                    Transfer(
+                        TransferId(cmd_id),
+                        issuance.id,
+                        credit.id,
+                        unit,
+                        quantity,
+                        TransferCode.issue,
+                    ),
+                ),
             )
 
         return self._run(cmd_id, "issue", body, build)
@@ -222,7 +232,16 @@ class Registry:
                 "allocate",
                 actor,
                 body,
-                (Transfer(cmd_id, reserve.id, target.id, unit, quantity, TransferCode.allocate),),
+                (
+                    Transfer(
+                        TransferId(cmd_id),
+                        reserve.id,
+                        target.id,
+                        unit,
+                        quantity,
+                        TransferCode.allocate,
+                    ),
+                ),
             )
 
         return self._run(cmd_id, "allocate", body, build)
@@ -243,7 +262,16 @@ class Registry:
                 "transfer",
                 actor,
                 body,
-                (Transfer(cmd_id, debit.id, credit.id, unit, quantity, TransferCode.transfer),),
+                (
+                    Transfer(
+                        TransferId(cmd_id),
+                        debit.id,
+                        credit.id,
+                        unit,
+                        quantity,
+                        TransferCode.transfer,
+                    ),
+                ),
             )
 
         return self._run(cmd_id, "transfer", body, build)
@@ -302,7 +330,7 @@ class Registry:
                 body,
                 (
                     Transfer(
-                        cmd_id,
+                        TransferId(cmd_id),
                         hold.debit_account_id,
                         hold.credit_account_id,
                         hold.asset,
@@ -334,7 +362,11 @@ class Registry:
                 "deposit",
                 actor,
                 body,
-                (Transfer(cmd_id, bank.id, fund.id, CASH, amount_fen, TransferCode.deposit),),
+                (
+                    Transfer(
+                        TransferId(cmd_id), bank.id, fund.id, CASH, amount_fen, TransferCode.deposit
+                    ),
+                ),
             )
 
         return self._run(cmd_id, "deposit", body, build)
@@ -353,7 +385,16 @@ class Registry:
                 "withdraw",
                 actor,
                 body,
-                (Transfer(cmd_id, fund.id, bank.id, CASH, amount_fen, TransferCode.withdraw),),
+                (
+                    Transfer(
+                        TransferId(cmd_id),
+                        fund.id,
+                        bank.id,
+                        CASH,
+                        amount_fen,
+                        TransferCode.withdraw,
+                    ),
+                ),
             )
 
         return self._run(cmd_id, "withdraw", body, build)

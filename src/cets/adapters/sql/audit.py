@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from sqlalchemy import Connection, Engine, and_, case, func, select, text
 
 from cets.adapters.sql import tables as t
+from cets.domain.ids import TransferId
 from cets.domain.journal import JournalEntry, first_break, transfer_line
 from cets.domain.ledger.invariants import Buckets, Violation, validate
 from cets.domain.ledger.model import Account, Hold
@@ -101,7 +102,9 @@ def audit(engine: Engine) -> AuditReport:
     return AuditReport(chain_break, violations, entries)
 
 
-def _movements(conn: Connection) -> tuple[dict[int, Buckets], dict[str, int], dict[str, int]]:
+def _movements(
+    conn: Connection,
+) -> tuple[dict[int, Buckets], dict[str, int], dict[TransferId, int]]:
     """Per-account buckets, per-hold consumed amounts and pending amounts, from the log."""
     tr = t.transfers
     is_pending = tr.c.flags.op("&")(2) != 0
@@ -128,7 +131,7 @@ def _movements(conn: Connection) -> tuple[dict[int, Buckets], dict[str, int], di
     return {k: (v[0], v[1], v[2], v[3]) for k, v in buckets.items()}, consumed, pending
 
 
-def _pending_hold_violations(pending: dict[str, int], holds: list[Hold]) -> list[Violation]:
+def _pending_hold_violations(pending: dict[TransferId, int], holds: list[Hold]) -> list[Violation]:
     out = []
     by_id = {h.id: h for h in holds}
     for transfer_id, amount in sorted(pending.items()):

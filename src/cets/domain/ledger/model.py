@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntFlag, StrEnum
 
+from cets.domain.ids import AccountId, HolderId, TransferId
+
 
 class AccountFlags(IntFlag):
     """Account properties fixed when the account is opened."""
@@ -91,8 +93,8 @@ class TransferCode(StrEnum):
 class Account:
     """One (holder, purpose, asset) account. Mutable only through the kernel's transfers."""
 
-    id: int
-    holder: str
+    id: AccountId
+    holder: HolderId
     purpose: str
     asset: str
     flags: int = 0
@@ -124,14 +126,14 @@ class Transfer:
     transfer then carries the amount actually moved.
     """
 
-    id: str
-    debit_account_id: int
-    credit_account_id: int
+    id: TransferId
+    debit_account_id: AccountId
+    credit_account_id: AccountId
     asset: str
     amount: int
     code: str
     flags: int = 0
-    pending_id: str | None = None
+    pending_id: TransferId | None = None
     ref: str | None = None
     timestamp: int = 0  # microseconds since the Unix epoch (UTC), set by the ledger
 
@@ -156,9 +158,9 @@ class Transfer:
 class Hold:
     """A pending transfer's reservation: `remaining` of `amount` not yet posted or voided."""
 
-    id: str  # the pending transfer's id
-    debit_account_id: int
-    credit_account_id: int
+    id: TransferId  # the pending transfer's id
+    debit_account_id: AccountId
+    credit_account_id: AccountId
     asset: str
     code: str
     amount: int
