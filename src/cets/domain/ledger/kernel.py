@@ -243,9 +243,7 @@ def _apply_one(
     t: Transfer, state: LedgerState, now_us: int, result: BatchResult, undo: _Undo | None
 ) -> tuple[Transfer, bool]:
     """Check `t` against every rule, then apply it; refuse (raise) before changing anything."""
-    flags = t.flags
-    action = flags & _ACTION
-    amount = t.amount
+    action = t.flags & _ACTION
     _check_shape(t, action)
     stored = state.transfers.get(t.id)
     if stored is not None:
@@ -255,49 +253,9 @@ def _apply_one(
             RejectCode.duplicate_id,
             f"transfer id {t.id!r} was already used for a different transfer",
         )
-    accounts = state.accounts
-    debit = accounts.get(t.debit_account_id)
-    credit = accounts.get(t.credit_account_id)
-    if debit is None or credit is None:
-        missing = t.debit_account_id if debit is None else t.credit_account_id
-        raise _RefusedError(RejectCode.unknown_account, f"account {missing} does not exist")
-    hold: Hold | None = None
-    if action & _TWO_PHASE:
-        assert t.pending_id is not None
-        hold = state.holds.get(t.pending_id)
-        if hold is None:
-            raise _RefusedError(RejectCode.unknown_reference, f"no hold {t.pending_id!r}")
-    if debit.asset != t.asset or credit.asset != t.asset:
-        raise _RefusedError(
-            RejectCode.accounts_must_have_the_same_asset,
-            f"transfer of {t.asset} between accounts of {debit.asset} and {credit.asset}",
-        )
-    if hold is not None:
-        _check_hold(t, hold)
-        if amount == 0:
-            amount = hold.remaining
-        elif amount > hold.remaining:
-            raise _RefusedError(
-                RejectCode.amount_exceeds_hold,
-                f"amount {amount} exceeds the {hold.remaining} remaining on hold {hold.id!r}",
-            )
-    if not action & _TWO_PHASE and (debit.flags | credit.flags) & _CLOSED:
-        closed = debit.id if debit.flags & _CLOSED else credit.id
-        raise _RefusedError(RejectCode.account_closed, f"account {closed} is closed")
-    if not action & _TWO_PHASE and debit.flags & _LIMITED:
-        available = debit.credits_posted - debit.debits_posted - debit.debits_pending
-        if amount > available:
-            code = (
-                RejectCode.insufficient_funds
-                if t.asset == CASH_ASSET
-                else RejectCode.insufficient_units
-            )
-            raise _RefusedError(
-                code,
-                f"account {debit.id} ({debit.holder}, {t.asset}) has "
-                f"{available} available, the transfer needs {amount}",
-            )
-    # Every check passed: apply.
+    debit, credit, hold, amount = _check_references(t, action, state)
+    if not action & _TWO_PHASE:
+        _check_accounts_may_move(t, debit, credit, amount)
     if undo is not None:
         undo.account(debit)
         undo.account(credit)
@@ -310,7 +268,7 @@ def _apply_one(
             t.asset,
             amount,
             t.code,
-            flags,
+            t.flags,
             t.pending_id,
             t.ref,
             now_us,
@@ -344,6 +302,59 @@ def _apply_one(
     result.touched_accounts.add(debit.id)
     result.touched_accounts.add(credit.id)
     return t, False
+
+
+def _check_references(
+    t: Transfer, action: int, state: LedgerState
+) -> tuple[Account, Account, Hold | None, int]:
+    """The accounts and hold `t` names, and the amount it moves (all that remains: amount 0)."""
+    debit = state.accounts.get(t.debit_account_id)
+    credit = state.accounts.get(t.credit_account_id)
+    if debit is None or credit is None:
+        missing = t.debit_account_id if debit is None else t.credit_account_id
+        raise _RefusedError(RejectCode.unknown_account, f"account {missing} does not exist")
+    hold: Hold | None = None
+    if action & _TWO_PHASE:
+        assert t.pending_id is not None
+        hold = state.holds.get(t.pending_id)
+        if hold is None:
+            raise _RefusedError(RejectCode.unknown_reference, f"no hold {t.pending_id!r}")
+    if debit.asset != t.asset or credit.asset != t.asset:
+        raise _RefusedError(
+            RejectCode.accounts_must_have_the_same_asset,
+            f"transfer of {t.asset} between accounts of {debit.asset} and {credit.asset}",
+        )
+    amount = t.amount
+    if hold is not None:
+        _check_hold(t, hold)
+        if amount == 0:
+            amount = hold.remaining
+        elif amount > hold.remaining:
+            raise _RefusedError(
+                RejectCode.amount_exceeds_hold,
+                f"amount {amount} exceeds the {hold.remaining} remaining on hold {hold.id!r}",
+            )
+    return debit, credit, hold, amount
+
+
+def _check_accounts_may_move(t: Transfer, debit: Account, credit: Account, amount: int) -> None:
+    """A new posted or pending transfer: neither account closed, the debit covered."""
+    if (debit.flags | credit.flags) & _CLOSED:
+        closed = debit.id if debit.flags & _CLOSED else credit.id
+        raise _RefusedError(RejectCode.account_closed, f"account {closed} is closed")
+    if debit.flags & _LIMITED:
+        available = debit.credits_posted - debit.debits_posted - debit.debits_pending
+        if amount > available:
+            code = (
+                RejectCode.insufficient_funds
+                if t.asset == CASH_ASSET
+                else RejectCode.insufficient_units
+            )
+            raise _RefusedError(
+                code,
+                f"account {debit.id} ({debit.holder}, {t.asset}) has "
+                f"{available} available, the transfer needs {amount}",
+            )
 
 
 def _check_shape(t: Transfer, action: int) -> None:
