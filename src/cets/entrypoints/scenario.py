@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -104,7 +104,6 @@ class Scenario:
     holders: list[Holder]
     steps: list[Step]
     expect: dict[str, Any] | None = None
-    raw_config: dict[str, Any] = field(default_factory=dict)
 
 
 # -- parsing -----------------------------------------------------------------------------------
@@ -146,7 +145,6 @@ def parse(data: Any) -> Scenario:
         holders=_holders(data.get("accounts") or []),
         steps=[_step(i, s) for i, s in enumerate(steps_data)],
         expect=expect,
-        raw_config=config,
     )
 
 
@@ -159,7 +157,7 @@ def _instruments(items: Any) -> dict[str, int]:
         _fields(where, item, frozenset({"symbol", "prev_close"}), frozenset())
         try:
             symbol = parse_asset(item["symbol"], field=f"{where}.symbol")
-            out[symbol] = parse_fen(_money_text(item["prev_close"]), field=f"{where}.prev_close")
+            out[symbol] = parse_fen(item["prev_close"], field=f"{where}.prev_close")
         except (AmountError, AssetError) as exc:
             raise ScenarioError(str(exc)) from exc
     return out
@@ -191,11 +189,6 @@ def _fields(where: str, item: Any, required: frozenset[str], optional: frozenset
         raise ScenarioError(f"{where}: missing field '{name}'")
     for name in sorted(set(item) - required - optional):
         raise ScenarioError(f"{where}: unknown field '{name}'")
-
-
-def _money_text(value: Any) -> Any:
-    # YAML reads 60.00 unquoted as a float; parse_fen refuses floats and says to quote it.
-    return value
 
 
 def _step(index: int, raw: Any) -> Step:

@@ -114,11 +114,6 @@ class SqlUnitOfWork:
             return None
         return Holder(row.id, row.kind, row.name, row.controller, row.state)
 
-    def set_holder_state(self, holder_id: str, state: str, *, actor: str, now_us: int) -> None:
-        self._lock_head()
-        self.conn.execute(update(t.holders).where(t.holders.c.id == holder_id).values(state=state))
-        self.journal("set_holder_state", actor, {"holder": holder_id, "state": state}, now_us)
-
     def accounts(self, keys: Sequence[AccountKey]) -> dict[AccountKey, Account]:
         if not keys:
             return {}
