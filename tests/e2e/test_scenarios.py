@@ -452,3 +452,28 @@ steps:
     assert second["holdings"] == first["holdings"]
     assert second["steps"] == first["steps"]
     assert second["audit"] == {"ok": True, "violations": []}
+
+
+def test_audit_verify_of_a_missing_database_exits_2_and_creates_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.db"
+    result = cets("audit", "verify", env={"CETS_DATABASE_URL": f"sqlite:///{missing}"})
+    assert result.returncode == 2, result
+    assert "no database at" in flat(result.stderr)
+    assert not missing.exists()
+
+
+def test_audit_verify_of_a_database_never_initialised_exits_2(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    result = cets("audit", "verify", "--db", f"sqlite:///{empty}")
+    assert result.returncode == 2, result
+    assert "is not a CETS database" in flat(result.stderr)
+    assert sqlite3.connect(empty).execute("SELECT count(*) FROM sqlite_master").fetchone() == (0,)
+
+
+def test_cets_init_then_audit_verify_is_green(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    assert cets("init", "--db", url).returncode == 0
+    result = cets("audit", "verify", "--db", url)
+    assert result.returncode == 0, result
+    assert "chain intact" in flat(result.stdout)

@@ -103,9 +103,17 @@ def scenario_check(
 
 @audit_app.command("verify")
 def audit_verify(db: DbOption = None) -> None:
-    """Re-check every journal hash and run the ledger validator on the live database."""
+    """Re-check every journal hash and run the ledger validator on the live database.
+
+    Reads only: a database that does not exist or was never initialised is an error (exit 2),
+    not something to create.
+    """
     url = database_url(db)
-    store = SqlStore.open(url)
+    try:
+        store = SqlStore.existing(url)
+    except LookupError as exc:
+        err.print(str(exc), highlight=False, markup=False)
+        raise typer.Exit(2) from exc
     try:
         report = store.audit()
     finally:

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, inspect, select, update
+from sqlalchemy.engine import make_url
 
 from cets.adapters.sql import tables as t
 from cets.adapters.sql.audit import audit, journal_entries
 from cets.adapters.sql.batch import BatchRows, Head, as_chains
-from cets.adapters.sql.database import WRITER, make_engine
+from cets.adapters.sql.database import WRITER, database_url, make_engine
 from cets.adapters.sql.hotpath import BatchIO, Row, batch_io, gc_paused
 from cets.adapters.sql.migrate import upgrade
 from cets.domain.journal import JournalEntry, chain_hash
@@ -330,6 +332,28 @@ class SqlStore:
         store = cls(make_engine(url, durable=durable))
         upgrade(store.engine)
         store.bootstrap()
+        return store
+
+    @classmethod
+    def existing(cls, url: str | None = None) -> SqlStore:
+        """Connect to a database `cets init` made, changing nothing; LookupError otherwise."""
+        resolved = database_url(url)
+        parsed = make_url(resolved)
+        if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
+            raise LookupError(f"no database at {parsed.database} (create it with `cets init`)")
+        store = cls(make_engine(resolved))
+        try:
+            with store.engine.connect() as conn:
+                initialised = inspect(conn).has_table("journal_head")
+        except Exception:
+            store.close()
+            raise
+        if not initialised:
+            store.close()
+            raise LookupError(
+                f"{parsed.render_as_string(hide_password=True)} is not a CETS "
+                "database (create it with `cets init`)"
+            )
         return store
 
     def bootstrap(self, now_us: int = 0) -> None:
