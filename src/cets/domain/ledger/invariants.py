@@ -11,6 +11,9 @@ hand over only aggregates:
 - `movements`: per account, the buckets recomputed from the transfer log; when given, stored
   buckets must equal them (catches a balance edited behind the ledger's back);
 - `hold_consumed`: per hold, the amount posted or voided according to the transfer log.
+
+Every account a transfer or a hold names must exist: the database keeps no foreign keys on those
+hot tables (see `adapters/sql/tables.py`), so this is where a dangling reference is caught.
 """
 
 from __future__ import annotations
@@ -50,7 +53,8 @@ def validate(
     pending_debits: dict[int, int] = defaultdict(int)
     pending_credits: dict[int, int] = defaultdict(int)
     account_list = sorted(accounts, key=lambda a: a.id)
-    for hold in sorted(holds, key=lambda h: h.id):
+    holds_list = sorted(holds, key=lambda h: h.id)
+    for hold in holds_list:
         out.extend(_hold_violations(hold, hold_consumed))
         pending_debits[hold.debit_account_id] += hold.remaining
         pending_credits[hold.credit_account_id] += hold.remaining
@@ -74,6 +78,7 @@ def validate(
                     f", credits_pending is {a.credits_pending}",
                 )
             )
+    out.extend(_reference_violations(account_list, holds_list, movements))
     for asset in sorted(posted_sum):
         if posted_sum[asset] != 0:
             out.append(
@@ -89,6 +94,28 @@ def validate(
                     f"{asset}: pending balances sum to {pending_sum[asset]}, expected 0",
                 )
             )
+    return out
+
+
+def _reference_violations(
+    accounts: list[Account], holds: list[Hold], movements: Mapping[int, Buckets] | None
+) -> list[Violation]:
+    """Every account a transfer or hold names exists (the store keeps no foreign keys there)."""
+    known = {a.id for a in accounts}
+    out = [
+        Violation(
+            "transfer_accounts_exist", f"transfers name account {account_id}, which does not exist"
+        )
+        for account_id in sorted(set(movements or ()) - known)
+    ]
+    out.extend(
+        Violation(
+            "hold_accounts_exist", f"hold {h.id!r} names account {account_id}, which does not exist"
+        )
+        for h in holds
+        for account_id in (h.debit_account_id, h.credit_account_id)
+        if account_id not in known
+    )
     return out
 
 

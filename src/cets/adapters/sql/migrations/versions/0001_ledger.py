@@ -81,12 +81,6 @@ def upgrade() -> None:
         sa.Column("debit_prev", sa.BigInteger()),
         sa.Column("credit_prev", sa.BigInteger()),
         sa.CheckConstraint("amount >= 0", name=op.f("ck_transfers_amount_not_negative")),
-        sa.ForeignKeyConstraint(
-            ["credit_account_id"], ["accounts.id"], name="fk_transfers_credit_account_id_accounts"
-        ),
-        sa.ForeignKeyConstraint(
-            ["debit_account_id"], ["accounts.id"], name="fk_transfers_debit_account_id_accounts"
-        ),
         sa.PrimaryKeyConstraint("ordinal", name="pk_transfers"),
         sa.UniqueConstraint("id", name="uq_transfers_id"),
     )
@@ -103,12 +97,6 @@ def upgrade() -> None:
         sa.Column("timestamp", sa.BigInteger(), nullable=False),
         sa.CheckConstraint(
             "remaining >= 0 AND remaining <= amount", name=op.f("ck_holds_remaining_within_amount")
-        ),
-        sa.ForeignKeyConstraint(
-            ["credit_account_id"], ["accounts.id"], name="fk_holds_credit_account_id_accounts"
-        ),
-        sa.ForeignKeyConstraint(
-            ["debit_account_id"], ["accounts.id"], name="fk_holds_debit_account_id_accounts"
         ),
         sa.PrimaryKeyConstraint("id", name="pk_holds"),
     )
