@@ -52,6 +52,10 @@ class SqlUnitOfWork:
 
     # -- the journal -------------------------------------------------------------------------
 
+    def lock(self) -> None:
+        """Take the writers' lock now (the journal head), before reading what a write depends on."""
+        self._lock_head()
+
     def _lock_head(self) -> Head:
         if self._head is None:
             stmt = select(
@@ -357,7 +361,9 @@ class SqlStore:
         return store
 
     def bootstrap(self, now_us: int = 0) -> None:
+        """Open the system holders that are missing; concurrent starts take turns."""
         with self.unit_of_work() as uow:
+            uow.lock()
             missing = [h for h in SYSTEM_HOLDERS if uow.holder(h.id) is None]
             if missing:
                 uow.open_holders(missing, actor="system", now_us=now_us)

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
 
-from cets.adapters.sql.database import database_url
+from cets.adapters.sql.database import WRITER, make_engine
 from cets.adapters.sql.tables import metadata
 
+MIGRATION_LOCK = 7_271_001  # any fixed key, the same in every CETS process
 config = context.config
-engine = config.attributes.get("engine") or create_engine(database_url())
+engine = config.attributes.get("engine") or make_engine()
 
-with engine.connect() as connection:
+# Several processes may start on a fresh database at once (API workers): migrations run one at
+# a time. SQLite: a writer connection (BEGIN IMMEDIATE); PostgreSQL: a transaction-level advisory
+# lock.
+with engine.connect().execution_options(**{WRITER: True}) as connection:
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
     context.configure(
         connection=connection,
         target_metadata=metadata,
