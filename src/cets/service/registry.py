@@ -75,6 +75,7 @@ class Registry:
         now = to_us(self.clock.now())
         text = canonical_json(body)
         with self.store.unit_of_work() as uow:
+            uow.lock()  # writers take turns: the id check below then sees every earlier command
             known = uow.command(cmd_id)
             if known is not None:
                 return self._repeat(uow, known, kind, text)
@@ -91,6 +92,7 @@ class Registry:
                 return result
         # Refused: nothing the command did stays, but the refusal is remembered for its id.
         with self.store.unit_of_work() as uow:
+            uow.lock()
             if uow.command(cmd_id) is None:
                 assert result.code is not None
                 uow.record_command(
