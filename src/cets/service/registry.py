@@ -9,177 +9,31 @@ Accounts used (holder, purpose, asset):
 - frozen custody: (registry, frozen, A): the credit side of freeze holds;
 - bank: (bank, bank, CNY): the settlement bank's side, negative by what holders keep with it.
 
-The command's client id is its idempotency key (and the id of its transfer): repeating a command
-with the same id and body returns the stored result, refusals included, so a client that retries
-after a lost answer always learns what happened the first time; the same id with a different body
-is `duplicate_id`. (The ledger kernel below keeps TigerBeetle's rule instead: a refused transfer
-id is not remembered and may be used again.)
-
-Rules the registry issue will extend (DOMAIN.md, "Accounts"): a closed holder can do nothing
-(`account_closed`); a restricted one cannot move units or money out (`account_restricted`).
+Idempotency and holder states: see `registry_base`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from cets.domain.errors import DomainError, RejectCode
 from cets.domain.ids import TransferId
 from cets.domain.ledger.model import (
-    Account,
-    AccountFlags,
     Purpose,
     Transfer,
     TransferCode,
     TransferFlags,
 )
-from cets.domain.registry.holders import AUTHORITY, BANK, REGISTRY, Holder, HolderKind, HolderState
-from cets.domain.units import CASH, is_unit, parse_asset
-from cets.service.canonical import canonical_json
-from cets.service.clock import Clock, to_us
+from cets.domain.registry.holders import AUTHORITY, BANK, REGISTRY
+from cets.domain.units import CASH
 from cets.service.ports import (
-    AccountKey,
-    AccountSpec,
     Command,
-    CommandRecord,
     CommandResult,
-    Store,
     UnitOfWork,
 )
-
-LIMITED = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
-# Holder kinds that trade and so get a fund account when they are opened.
-TRADING_KINDS = frozenset({HolderKind.key_emitter, HolderKind.institution, HolderKind.individual})
+from cets.service.registry_base import RegistryBase, freeze_hold_id
 
 
-def freeze_hold_id(ref: str) -> TransferId:
-    return TransferId(f"freeze:{ref}")
-
-
-class Registry:
-    def __init__(self, store: Store, clock: Clock) -> None:
-        self.store = store
-        self.clock = clock
-
-    # -- plumbing ----------------------------------------------------------------------------
-
-    def _run(
-        self,
-        cmd_id: str,
-        kind: str,
-        body: dict[str, Any],
-        build: Callable[[UnitOfWork, int], Command],
-    ) -> CommandResult:
-        """Run one command all-or-nothing, idempotent on `cmd_id` (refusals included)."""
-        now = to_us(self.clock.now())
-        text = canonical_json(body)
-        with self.store.unit_of_work() as uow:
-            uow.lock()  # writers take turns: the id check below then sees every earlier command
-            known = uow.command(cmd_id)
-            if known is not None:
-                return self._repeat(uow, known, kind, text)
-            try:
-                result = uow.submit([build(uow, now)], now)[0]
-            except DomainError as refused:
-                result = CommandResult(refused.code, refused.message)
-            if result.ok:
-                if not result.replayed:
-                    uow.record_command(
-                        CommandRecord(cmd_id, kind, text, result.seq, None, None), now
-                    )
-                    uow.commit()
-                return result
-        # Refused: nothing the command did stays, but the refusal is remembered for its id.
-        with self.store.unit_of_work() as uow:
-            uow.lock()
-            if uow.command(cmd_id) is None:
-                assert result.code is not None
-                uow.record_command(
-                    CommandRecord(cmd_id, kind, text, None, result.code, result.message), now
-                )
-                uow.commit()
-        return result
-
-    @staticmethod
-    def _repeat(uow: UnitOfWork, known: CommandRecord, kind: str, text: str) -> CommandResult:
-        if known.kind != kind or known.body != text:
-            return CommandResult(
-                RejectCode.duplicate_id,
-                f"command id {known.id!r} was already used for a different {known.kind} command",
-            )
-        if known.seq is None:
-            assert known.code is not None
-            return CommandResult(RejectCode(known.code), known.message or "", replayed=True)
-        return CommandResult(None, "", uow.transfers_of(known.seq), replayed=True, seq=known.seq)
-
-    @staticmethod
-    def _holder(uow: UnitOfWork, holder_id: str, *, moving_out: bool = False) -> Holder:
-        holder = uow.holder(holder_id)
-        if holder is None:
-            raise DomainError(RejectCode.unknown_account, f"no account holder {holder_id!r}")
-        if holder.state == HolderState.closed:
-            raise DomainError(RejectCode.account_closed, f"account {holder_id!r} is closed")
-        if moving_out and holder.state in (HolderState.restricted, HolderState.frozen):
-            raise DomainError(
-                RejectCode.account_restricted, f"account {holder_id!r} is {holder.state}"
-            )
-        return holder
-
-    @staticmethod
-    def _accounts(uow: UnitOfWork, now: int, *keys: tuple[str, str, str]) -> list[Account]:
-        specs = [
-            AccountSpec(
-                AccountKey(h, p, a), 0 if p in (Purpose.issuance, Purpose.bank) else LIMITED
-            )
-            for h, p, a in keys
-        ]
-        opened = uow.open_accounts(specs, actor="registry", now_us=now)
-        return [opened[s.key] for s in specs]
-
-    @staticmethod
-    def _existing(uow: UnitOfWork, holder: str, purpose: str, asset: str, amount: int) -> Account:
-        """The account a debit comes from; one never opened holds nothing."""
-        key = AccountKey(holder, purpose, asset)
-        account = uow.accounts([key]).get(key)
-        if account is None:
-            code = RejectCode.insufficient_funds if asset == CASH else RejectCode.insufficient_units
-            raise DomainError(code, f"{holder} holds no {asset}; the command needs {amount}")
-        return account
-
-    @staticmethod
-    def _unit_asset(asset: str) -> str:
-        parsed = parse_asset(asset)
-        if not is_unit(parsed):
-            raise DomainError(
-                RejectCode.invalid_field, f"asset {asset!r} is not a unit asset", field="asset"
-            )
-        return parsed
-
-    # -- holders -----------------------------------------------------------------------------
-
-    def open_holder(self, holder: Holder, *, actor: str) -> CommandResult:
-        """Register a holder (its id is the idempotency key); traders get a fund account."""
-        if holder.kind not in HolderKind.__members__:
-            return CommandResult(
-                RejectCode.invalid_field,
-                f"kind {holder.kind!r} is not one of {', '.join(HolderKind)}",
-            )
-        now = to_us(self.clock.now())
-        with self.store.unit_of_work() as uow:
-            existing = uow.holder(holder.id)
-            if existing is not None:
-                if existing == holder:
-                    return CommandResult(None, replayed=True)
-                return CommandResult(
-                    RejectCode.duplicate_id,
-                    f"holder id {holder.id!r} is already registered differently",
-                )
-            uow.open_holders([holder], actor=actor, now_us=now)
-            if holder.kind in TRADING_KINDS:
-                self._accounts(uow, now, (holder.id, Purpose.fund, CASH))
-            uow.commit()
-        return CommandResult(None)
+class Registry(RegistryBase):
+    """Every registry operation as a use case."""
 
     # -- units -------------------------------------------------------------------------------
 
