@@ -82,7 +82,24 @@ STEP_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     ]
 }
 SUPPORTED = frozenset(
-    {"at", "issue", "allocate", "transfer", "freeze", "unfreeze", "deposit", "withdraw"}
+    {
+        "at",
+        "issue",
+        "allocate",
+        "true_up",
+        "transfer",
+        "freeze",
+        "unfreeze",
+        "deduct",
+        "pledge",
+        "release",
+        "cancel",
+        "restrict",
+        "unrestrict",
+        "close_account",
+        "deposit",
+        "withdraw",
+    }
 )
 TOP_LEVEL = frozenset(
     {"name", "description", "config", "instruments", "accounts", "steps", "expect"}
@@ -216,7 +233,10 @@ def _typed(kind: str, args: dict[str, Any], where: str) -> dict[str, Any]:
     out = dict(args)
     for name, value in args.items():
         if name in ("quantity", "tonnes"):
-            out[name] = parse_tonnes(value, field=name, allow_zero=False)
+            # A true-up's negative quantity is a recovery (SCENARIOS.md).
+            out[name] = parse_tonnes(
+                value, field=name, allow_zero=False, allow_negative=kind == "true_up"
+            )
         elif name in ("amount", "price", "reserve_price"):
             out[name] = parse_fen(value, field=name)
         elif name == "asset":
@@ -297,6 +317,16 @@ _HANDLERS: dict[str, _Handler] = {
     "unfreeze": lambda r, i, a: r.unfreeze(i, a["ref"], a.get("quantity")),
     "deposit": lambda r, i, a: r.deposit(i, a["account"], a["amount"]),
     "withdraw": lambda r, i, a: r.withdraw(i, a["account"], a["amount"]),
+    "true_up": lambda r, i, a: r.true_up(i, a["to"], a["asset"], a["quantity"]),
+    "cancel": lambda r, i, a: r.cancel(i, a["account"], a["asset"], a["quantity"]),
+    "deduct": lambda r, i, a: r.deduct(i, a["ref"], a["to"], a["quantity"]),
+    "pledge": lambda r, i, a: r.pledge(
+        i, a["account"], a["pledgee"], a["asset"], a["quantity"], a["ref"]
+    ),
+    "release": lambda r, i, a: r.release(i, a["ref"]),
+    "restrict": lambda r, i, a: r.restrict(i, a["account"]),
+    "unrestrict": lambda r, i, a: r.unrestrict(i, a["account"]),
+    "close_account": lambda r, i, a: r.close_account(i, a["account"]),
 }
 
 

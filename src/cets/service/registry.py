@@ -1,12 +1,15 @@
-"""Registry use cases over the ledger kernel: open holders, issue, allocate, transfer, freeze,
-unfreeze, deposit, withdraw. One handler per command; each runs in one unit of work and is
+"""Registry use cases over the ledger kernel: issue, allocate, true-up, transfer, cancel, freeze,
+unfreeze, judicial deduction, pledge, release, deposit, withdraw, and the holder's states
+(restrict, unrestrict, close). One handler per command; each runs in one unit of work and is
 all-or-nothing (a refused command rolls back whatever it opened).
 
 Accounts used (holder, purpose, asset):
 - issuance: (authority, issuance, A): the negative side of every unit of A in existence;
 - reserve: (authority, reserve, A): issued, not yet allocated;
 - holding: (holder, holding, A): a holder's units; fund: (holder, fund, CNY): its money;
-- frozen custody: (registry, frozen, A): the credit side of freeze holds;
+- frozen / pledged custody: (registry, frozen | pledged, A): the credit side of freeze and
+  pledge holds; a deduction posts part of a freeze into custody and delivers it on, in one chain;
+- cancellation: (registry, cancellation, A): cancelled units, kept forever;
 - bank: (bank, bank, CNY): the settlement bank's side, negative by what holders keep with it.
 
 Idempotency and holder states: see `registry_base`.
@@ -22,14 +25,14 @@ from cets.domain.ledger.model import (
     TransferCode,
     TransferFlags,
 )
-from cets.domain.registry.holders import AUTHORITY, BANK, REGISTRY
+from cets.domain.registry.holders import AUTHORITY, BANK, REGISTRY, HolderState
 from cets.domain.units import CASH
 from cets.service.ports import (
     Command,
     CommandResult,
     UnitOfWork,
 )
-from cets.service.registry_base import RegistryBase, freeze_hold_id
+from cets.service.registry_base import RegistryBase, freeze_hold_id, pledge_hold_id
 
 
 class Registry(RegistryBase):
@@ -132,6 +135,71 @@ class Registry(RegistryBase):
 
         return self._run(cmd_id, "transfer", body, build)
 
+    def true_up(
+        self, cmd_id: str, to: str, asset: str, quantity: int, *, actor: str = AUTHORITY
+    ) -> CommandResult:
+        """Allocation correction: a top-up from the reserve (quantity > 0) or a recovery back to
+        it (quantity < 0), which needs the units available at the holder."""
+        body = {"id": cmd_id, "to": to, "asset": asset, "quantity": quantity}
+
+        def build(uow: UnitOfWork, now: int) -> Command:
+            unit = self._unit_asset(asset)
+            self._holder(uow, to)
+            if quantity == 0:
+                raise DomainError(
+                    RejectCode.amount_must_be_positive,
+                    "quantity 0: a true-up moves at least 1 t",
+                    field="quantity",
+                )
+            if quantity > 0:
+                debit = self._existing(uow, AUTHORITY, Purpose.reserve, unit, quantity)
+                (credit,) = self._accounts(uow, now, (to, Purpose.holding, unit))
+            else:
+                debit = self._existing(uow, to, Purpose.holding, unit, -quantity)
+                (credit,) = self._accounts(uow, now, (AUTHORITY, Purpose.reserve, unit))
+            return Command(
+                "true_up",
+                actor,
+                body,
+                (
+                    Transfer(
+                        TransferId(cmd_id),
+                        debit.id,
+                        credit.id,
+                        unit,
+                        abs(quantity),
+                        TransferCode.true_up,
+                    ),
+                ),
+            )
+
+        return self._run(cmd_id, "true_up", body, build)
+
+    def cancel(
+        self, cmd_id: str, holder: str, asset: str, quantity: int, *, actor: str | None = None
+    ) -> CommandResult:
+        """Voluntary cancellation: the units leave circulation for good (the cancellation
+        account keeps them); the journal entry (seq and hash) is the certificate's proof."""
+        body = {"id": cmd_id, "account": holder, "asset": asset, "quantity": quantity}
+
+        def build(uow: UnitOfWork, now: int) -> Command:
+            unit = self._unit_asset(asset)
+            self._holder(uow, holder, moving_out=True)
+            debit = self._existing(uow, holder, Purpose.holding, unit, quantity)
+            (credit,) = self._accounts(uow, now, (REGISTRY, Purpose.cancellation, unit))
+            return Command(
+                "cancel",
+                actor or holder,
+                body,
+                (
+                    Transfer(
+                        TransferId(cmd_id), debit.id, credit.id, unit, quantity, TransferCode.cancel
+                    ),
+                ),
+            )
+
+        return self._run(cmd_id, "cancel", body, build)
+
     def freeze(
         self,
         cmd_id: str,
@@ -200,6 +268,163 @@ class Registry(RegistryBase):
             )
 
         return self._run(cmd_id, "unfreeze", body, build)
+
+    def deduct(
+        self, cmd_id: str, ref: str, to: str, quantity: int, *, actor: str = REGISTRY
+    ) -> CommandResult:
+        """Judicial deduction: `quantity` of freeze `ref` goes to `to` (e.g. a creditor), as one
+        linked chain: the frozen units are taken into custody, then delivered."""
+        body = {"id": cmd_id, "ref": ref, "to": to, "quantity": quantity}
+
+        def build(uow: UnitOfWork, now: int) -> Command:
+            hold = uow.hold(freeze_hold_id(ref))
+            if hold is None:
+                raise DomainError(RejectCode.unknown_reference, f"no freeze {ref!r}", field="ref")
+            self._holder(uow, to)
+            (target,) = self._accounts(uow, now, (to, Purpose.holding, hold.asset))
+            return Command(
+                "deduct",
+                actor,
+                body,
+                (
+                    Transfer(
+                        TransferId(cmd_id),
+                        hold.debit_account_id,
+                        hold.credit_account_id,
+                        hold.asset,
+                        quantity,
+                        TransferCode.deduct,
+                        TransferFlags.POST_PENDING,
+                        pending_id=hold.id,
+                        ref=ref,
+                    ),
+                    Transfer(
+                        TransferId(f"{cmd_id}/deliver"),
+                        hold.credit_account_id,
+                        target.id,
+                        hold.asset,
+                        quantity,
+                        TransferCode.deduct,
+                        ref=ref,
+                    ),
+                ),
+            )
+
+        return self._run(cmd_id, "deduct", body, build)
+
+    def pledge(
+        self,
+        cmd_id: str,
+        holder: str,
+        pledgee: str,
+        asset: str,
+        quantity: int,
+        ref: str,
+        *,
+        actor: str = REGISTRY,
+    ) -> CommandResult:
+        """Pledge registration: a hold on the holder's units in favour of `pledgee`, named `ref`."""
+        body = {
+            "id": cmd_id,
+            "account": holder,
+            "pledgee": pledgee,
+            "asset": asset,
+            "quantity": quantity,
+            "ref": ref,
+        }
+
+        def build(uow: UnitOfWork, now: int) -> Command:
+            unit = self._unit_asset(asset)
+            self._holder(uow, holder, moving_out=True)
+            self._holder(uow, pledgee)
+            debit = self._existing(uow, holder, Purpose.holding, unit, quantity)
+            (custody,) = self._accounts(uow, now, (REGISTRY, Purpose.pledged, unit))
+            return Command(
+                "pledge",
+                actor,
+                body,
+                (
+                    Transfer(
+                        pledge_hold_id(ref),
+                        debit.id,
+                        custody.id,
+                        unit,
+                        quantity,
+                        TransferCode.pledge,
+                        TransferFlags.PENDING,
+                        ref=ref,
+                    ),
+                ),
+            )
+
+        return self._run(cmd_id, "pledge", body, build)
+
+    def release(self, cmd_id: str, ref: str, *, actor: str = REGISTRY) -> CommandResult:
+        """Pledge release: the whole of what pledge `ref` still holds is free again."""
+        body = {"id": cmd_id, "ref": ref}
+
+        def build(uow: UnitOfWork, now: int) -> Command:
+            hold = uow.hold(pledge_hold_id(ref))
+            if hold is None:
+                raise DomainError(RejectCode.unknown_reference, f"no pledge {ref!r}", field="ref")
+            return Command(
+                "release",
+                actor,
+                body,
+                (
+                    Transfer(
+                        TransferId(cmd_id),
+                        hold.debit_account_id,
+                        hold.credit_account_id,
+                        hold.asset,
+                        0,
+                        TransferCode.release,
+                        TransferFlags.VOID_PENDING,
+                        pending_id=hold.id,
+                        ref=ref,
+                    ),
+                ),
+            )
+
+        return self._run(cmd_id, "release", body, build)
+
+    # -- account states ----------------------------------------------------------------------
+
+    def restrict(self, cmd_id: str, holder: str, *, actor: str = REGISTRY) -> CommandResult:
+        """Restrict: the holder can no longer move units or money out (see `registry_base`)."""
+        return self._set_state(cmd_id, "restrict", holder, HolderState.restricted, actor)
+
+    def unrestrict(self, cmd_id: str, holder: str, *, actor: str = REGISTRY) -> CommandResult:
+        return self._set_state(cmd_id, "unrestrict", holder, HolderState.normal, actor)
+
+    def close_account(self, cmd_id: str, holder: str, *, actor: str = REGISTRY) -> CommandResult:
+        """Close: only with every account empty and nothing pending (`account_not_empty`)."""
+        return self._set_state(cmd_id, "close_account", holder, HolderState.closed, actor)
+
+    def _set_state(
+        self, cmd_id: str, kind: str, holder: str, state: HolderState, actor: str
+    ) -> CommandResult:
+        body = {"id": cmd_id, "account": holder}
+
+        def build(uow: UnitOfWork, now: int) -> Command:
+            self._holder(uow, holder)
+            if state == HolderState.closed:
+                busy = [
+                    a
+                    for a in uow.holder_accounts(holder)
+                    if a.balance or a.debits_pending or a.credits_pending
+                ]
+                if busy:
+                    held = ", ".join(f"{a.asset} {a.balance}" for a in busy)
+                    raise DomainError(
+                        RejectCode.account_not_empty,
+                        f"account {holder!r} still holds or has pending: {held}",
+                        field="account",
+                    )
+            uow.set_holder_state(holder, state)
+            return Command(kind, actor, body)
+
+        return self._run(cmd_id, kind, body, build)
 
     # -- money -------------------------------------------------------------------------------
 

@@ -47,6 +47,10 @@ def freeze_hold_id(ref: str) -> TransferId:
     return TransferId(f"freeze:{ref}")
 
 
+def pledge_hold_id(ref: str) -> TransferId:
+    return TransferId(f"pledge:{ref}")
+
+
 class RegistryBase:
     """Shared by every registry operation: running a command, finding holders and accounts."""
 

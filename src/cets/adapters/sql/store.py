@@ -120,6 +120,19 @@ class SqlUnitOfWork:
             return None
         return Holder(row.id, row.kind, row.name, row.controller, row.state)
 
+    def set_holder_state(self, holder_id: str, state: str) -> None:
+        """Change a holder's state; the command that does it is journaled by `submit`."""
+        self._lock_head()
+        self.conn.execute(update(t.holders).where(t.holders.c.id == holder_id).values(state=state))
+
+    def holder_accounts(self, holder_id: str) -> list[Account]:
+        rows = self.conn.execute(
+            select(*t.ACCOUNT_FIELDS)
+            .where(t.accounts.c.holder == holder_id)
+            .order_by(t.accounts.c.id)
+        )
+        return [Account(*row) for row in rows]
+
     def accounts(self, keys: Sequence[AccountKey]) -> dict[AccountKey, Account]:
         if not keys:
             return {}
