@@ -447,7 +447,7 @@ steps:
     )
     url, _ = sqlite_db(tmp_path)
     first = run_outcome(path, url)
-    assert first["steps"][2]["code"] == "insufficient_units"
+    assert first["steps"][2]["code"] == "units_encumbered"
     second = run_outcome(path, url)
     assert second["holdings"] == first["holdings"]
     assert second["steps"] == first["steps"]

@@ -132,7 +132,12 @@ class LedgerModel:
                 credit[3] += amount
         else:
             if t.debit_account_id in self.limited and amount > self.available(t.debit_account_id):
-                raise _RefusedError(RejectCode.insufficient_units)
+                _, posted_out, _, posted_in = self.buckets[t.debit_account_id]
+                raise _RefusedError(
+                    RejectCode.units_encumbered
+                    if amount <= posted_in - posted_out  # held, but reserved by holds
+                    else RejectCode.insufficient_units
+                )
             if action == PENDING:
                 debit[0] += amount
                 credit[2] += amount

@@ -208,11 +208,10 @@ def test_a_hold_reduces_available_but_not_the_balance() -> None:
     assert alice.buckets() == (40, 0, 0, 100)
     assert bob.buckets() == (0, 0, 40, 0)
     assert holds(state) == {"h1": (40, 40)}
+    assert_refused_without_change(state, move("t1", ALICE, CAROL, 61), RejectCode.units_encumbered)
+    assert_refused_without_change(state, hold("h2", ALICE, CAROL, 61), RejectCode.units_encumbered)
     assert_refused_without_change(
-        state, move("t1", ALICE, CAROL, 61), RejectCode.insufficient_units
-    )
-    assert_refused_without_change(
-        state, hold("h2", ALICE, CAROL, 61), RejectCode.insufficient_units
+        state, move("t3", ALICE, CAROL, 101), RejectCode.insufficient_units
     )
     assert run(state, move("t2", ALICE, CAROL, 60)).codes == [None]
 
@@ -400,7 +399,7 @@ def test_a_failed_chain_undoes_new_holds_and_posts_of_holds_it_made() -> None:
         move("t1", ALICE, CAROL, 11, flags=LINKED),
         move("t2", ALICE, CAROL, 60),  # 100 - 20 held - 10 posted - 11 = 59 available
     )
-    assert result.codes == [RejectCode.linked_event_failed] * 3 + [RejectCode.insufficient_units]
+    assert result.codes == [RejectCode.linked_event_failed] * 3 + [RejectCode.units_encumbered]
     assert buckets(state) == before
     assert state.holds == {}
     assert set(state.transfers) == ids_before

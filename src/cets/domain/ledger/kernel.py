@@ -16,8 +16,8 @@ Rules, in the order they are checked for each transfer (the first that fails is 
    transfer's asset; the hold is between the same accounts, still open, and holds the amount;
    the accounts are not closed;
 4. balance: a new posted or pending debit may not take an account flagged
-   DEBITS_MUST_NOT_EXCEED_CREDITS below zero available (`insufficient_units` or
-   `insufficient_funds`).
+   DEBITS_MUST_NOT_EXCEED_CREDITS below zero available (`units_encumbered` when the account has
+   the units but holds reserve them, else `insufficient_units`; `insufficient_funds` for money).
 
 Linked events: a transfer flagged LINKED succeeds only with the next one. If one fails, every
 transfer of its chain is undone and reported `linked_event_failed` (the culprit keeps its own code);
@@ -345,16 +345,25 @@ def _check_accounts_may_move(t: Transfer, debit: Account, credit: Account, amoun
     if debit.flags & _LIMITED:
         available = debit.credits_posted - debit.debits_posted - debit.debits_pending
         if amount > available:
-            code = (
-                RejectCode.insufficient_funds
-                if t.asset == CASH_ASSET
-                else RejectCode.insufficient_units
-            )
             raise _RefusedError(
-                code,
+                _shortfall_code(t.asset, debit, amount),
                 f"account {debit.id} ({debit.holder}, {t.asset}) has "
                 f"{available} available, the transfer needs {amount}",
             )
+
+
+def _shortfall_code(asset: str, debit: Account, amount: int) -> RejectCode:
+    """Why the available balance does not cover `amount`.
+
+    Units the holder has but that holds reserve (frozen, pledged, pending offset, in orders) are
+    `units_encumbered` (DOMAIN.md: such units cannot be sold, transferred or surrendered); units
+    the holder does not have at all are `insufficient_units`. Money is `insufficient_funds`.
+    """
+    if asset == CASH_ASSET:
+        return RejectCode.insufficient_funds
+    if amount <= debit.credits_posted - debit.debits_posted:
+        return RejectCode.units_encumbered
+    return RejectCode.insufficient_units
 
 
 def _check_shape(t: Transfer, action: int) -> None:
