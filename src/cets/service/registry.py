@@ -19,20 +19,14 @@ from __future__ import annotations
 
 from cets.domain.errors import DomainError, RejectCode
 from cets.domain.ids import TransferId
-from cets.domain.ledger.model import (
-    Purpose,
-    Transfer,
-    TransferCode,
-    TransferFlags,
-)
+from cets.domain.ledger.model import Purpose, TransferCode, TransferFlags
 from cets.domain.registry.holders import AUTHORITY, BANK, REGISTRY, HolderState
 from cets.domain.units import CASH
-from cets.service.ports import (
-    Command,
-    CommandResult,
-    UnitOfWork,
-)
+from cets.service.ports import Command, CommandResult, UnitOfWork
 from cets.service.registry_base import RegistryBase, freeze_hold_id, pledge_hold_id
+
+_POST = TransferFlags.POST_PENDING
+_VOID = TransferFlags.VOID_PENDING
 
 
 class Registry(RegistryBase):
@@ -58,20 +52,11 @@ class Registry(RegistryBase):
                 self._holder(uow, to)
             target = (to, Purpose.holding, unit) if to else (AUTHORITY, Purpose.reserve, unit)
             issuance, credit = self._accounts(uow, now, (AUTHORITY, Purpose.issuance, unit), target)
-            return Command(
+            return self._one(
                 "issue",
                 actor,
                 body,
-                (
-                    Transfer(
-                        TransferId(cmd_id),
-                        issuance.id,
-                        credit.id,
-                        unit,
-                        quantity,
-                        TransferCode.issue,
-                    ),
-                ),
+                self._move(cmd_id, issuance, credit, quantity, TransferCode.issue),
             )
 
         return self._run(cmd_id, "issue", body, build)
@@ -87,53 +72,14 @@ class Registry(RegistryBase):
             self._holder(uow, to)
             reserve = self._existing(uow, AUTHORITY, Purpose.reserve, unit, quantity)
             (target,) = self._accounts(uow, now, (to, Purpose.holding, unit))
-            return Command(
+            return self._one(
                 "allocate",
                 actor,
                 body,
-                (
-                    Transfer(
-                        TransferId(cmd_id),
-                        reserve.id,
-                        target.id,
-                        unit,
-                        quantity,
-                        TransferCode.allocate,
-                    ),
-                ),
+                self._move(cmd_id, reserve, target, quantity, TransferCode.allocate),
             )
 
         return self._run(cmd_id, "allocate", body, build)
-
-    def transfer(
-        self, cmd_id: str, source: str, to: str, asset: str, quantity: int, *, actor: str
-    ) -> CommandResult:
-        """A registry transfer between two holders."""
-        body = {"id": cmd_id, "from": source, "to": to, "asset": asset, "quantity": quantity}
-
-        def build(uow: UnitOfWork, now: int) -> Command:
-            unit = self._unit_asset(asset)
-            self._holder(uow, source, moving_out=True)
-            self._holder(uow, to)
-            debit = self._existing(uow, source, Purpose.holding, unit, quantity)
-            (credit,) = self._accounts(uow, now, (to, Purpose.holding, unit))
-            return Command(
-                "transfer",
-                actor,
-                body,
-                (
-                    Transfer(
-                        TransferId(cmd_id),
-                        debit.id,
-                        credit.id,
-                        unit,
-                        quantity,
-                        TransferCode.transfer,
-                    ),
-                ),
-            )
-
-        return self._run(cmd_id, "transfer", body, build)
 
     def true_up(
         self, cmd_id: str, to: str, asset: str, quantity: int, *, actor: str = AUTHORITY
@@ -157,20 +103,11 @@ class Registry(RegistryBase):
             else:
                 debit = self._existing(uow, to, Purpose.holding, unit, -quantity)
                 (credit,) = self._accounts(uow, now, (AUTHORITY, Purpose.reserve, unit))
-            return Command(
+            return self._one(
                 "true_up",
                 actor,
                 body,
-                (
-                    Transfer(
-                        TransferId(cmd_id),
-                        debit.id,
-                        credit.id,
-                        unit,
-                        abs(quantity),
-                        TransferCode.true_up,
-                    ),
-                ),
+                self._move(cmd_id, debit, credit, abs(quantity), TransferCode.true_up),
             )
 
         return self._run(cmd_id, "true_up", body, build)
@@ -187,18 +124,37 @@ class Registry(RegistryBase):
             self._holder(uow, holder, moving_out=True)
             debit = self._existing(uow, holder, Purpose.holding, unit, quantity)
             (credit,) = self._accounts(uow, now, (REGISTRY, Purpose.cancellation, unit))
-            return Command(
+            return self._one(
                 "cancel",
                 actor or holder,
                 body,
-                (
-                    Transfer(
-                        TransferId(cmd_id), debit.id, credit.id, unit, quantity, TransferCode.cancel
-                    ),
-                ),
+                self._move(cmd_id, debit, credit, quantity, TransferCode.cancel),
             )
 
         return self._run(cmd_id, "cancel", body, build)
+
+    def transfer(
+        self, cmd_id: str, source: str, to: str, asset: str, quantity: int, *, actor: str
+    ) -> CommandResult:
+        """A registry transfer between two holders."""
+        body = {"id": cmd_id, "from": source, "to": to, "asset": asset, "quantity": quantity}
+
+        def build(uow: UnitOfWork, now: int) -> Command:
+            unit = self._unit_asset(asset)
+            self._holder(uow, source, moving_out=True)
+            self._holder(uow, to)
+            debit = self._existing(uow, source, Purpose.holding, unit, quantity)
+            (credit,) = self._accounts(uow, now, (to, Purpose.holding, unit))
+            return self._one(
+                "transfer",
+                actor,
+                body,
+                self._move(cmd_id, debit, credit, quantity, TransferCode.transfer),
+            )
+
+        return self._run(cmd_id, "transfer", body, build)
+
+    # -- holds: freezes and pledges ----------------------------------------------------------
 
     def freeze(
         self,
@@ -218,21 +174,19 @@ class Registry(RegistryBase):
             self._holder(uow, holder)
             debit = self._existing(uow, holder, Purpose.holding, unit, quantity)
             (custody,) = self._accounts(uow, now, (REGISTRY, Purpose.frozen, unit))
-            return Command(
+            return self._one(
                 "freeze",
                 actor,
                 body,
-                (
-                    Transfer(
-                        freeze_hold_id(ref),
-                        debit.id,
-                        custody.id,
-                        unit,
-                        quantity,
-                        TransferCode.freeze,
-                        TransferFlags.PENDING,
-                        ref=ref,
-                    ),
+                self._move(
+                    cmd_id,
+                    debit,
+                    custody,
+                    quantity,
+                    TransferCode.freeze,
+                    flags=TransferFlags.PENDING,
+                    ref=ref,
+                    transfer_id=freeze_hold_id(ref),
                 ),
             )
 
@@ -245,25 +199,13 @@ class Registry(RegistryBase):
         body = {"id": cmd_id, "ref": ref, "quantity": quantity}
 
         def build(uow: UnitOfWork, now: int) -> Command:
-            hold = uow.hold(freeze_hold_id(ref))
-            if hold is None:
-                raise DomainError(RejectCode.unknown_reference, f"no freeze {ref!r}", field="ref")
-            return Command(
+            hold = self._named_hold(uow, freeze_hold_id(ref), "freeze", ref)
+            return self._one(
                 "unfreeze",
                 actor,
                 body,
-                (
-                    Transfer(
-                        TransferId(cmd_id),
-                        hold.debit_account_id,
-                        hold.credit_account_id,
-                        hold.asset,
-                        quantity or 0,
-                        TransferCode.unfreeze,
-                        TransferFlags.VOID_PENDING,
-                        pending_id=hold.id,
-                        ref=ref,
-                    ),
+                self._on_hold(
+                    TransferId(cmd_id), hold, quantity or 0, TransferCode.unfreeze, _VOID, ref
                 ),
             )
 
@@ -277,35 +219,27 @@ class Registry(RegistryBase):
         body = {"id": cmd_id, "ref": ref, "to": to, "quantity": quantity}
 
         def build(uow: UnitOfWork, now: int) -> Command:
-            hold = uow.hold(freeze_hold_id(ref))
-            if hold is None:
-                raise DomainError(RejectCode.unknown_reference, f"no freeze {ref!r}", field="ref")
+            hold = self._named_hold(uow, freeze_hold_id(ref), "freeze", ref)
             self._holder(uow, to)
-            (target,) = self._accounts(uow, now, (to, Purpose.holding, hold.asset))
+            custody, target = self._accounts(
+                uow, now, (REGISTRY, Purpose.frozen, hold.asset), (to, Purpose.holding, hold.asset)
+            )
             return Command(
                 "deduct",
                 actor,
                 body,
                 (
-                    Transfer(
-                        TransferId(cmd_id),
-                        hold.debit_account_id,
-                        hold.credit_account_id,
-                        hold.asset,
-                        quantity,
-                        TransferCode.deduct,
-                        TransferFlags.POST_PENDING,
-                        pending_id=hold.id,
-                        ref=ref,
+                    self._on_hold(
+                        TransferId(cmd_id), hold, quantity, TransferCode.deduct, _POST, ref
                     ),
-                    Transfer(
-                        TransferId(f"{cmd_id}/deliver"),
-                        hold.credit_account_id,
-                        target.id,
-                        hold.asset,
+                    self._move(
+                        cmd_id,
+                        custody,
+                        target,
                         quantity,
                         TransferCode.deduct,
                         ref=ref,
+                        transfer_id=TransferId(f"{cmd_id}/deliver"),
                     ),
                 ),
             )
@@ -339,21 +273,19 @@ class Registry(RegistryBase):
             self._holder(uow, pledgee)
             debit = self._existing(uow, holder, Purpose.holding, unit, quantity)
             (custody,) = self._accounts(uow, now, (REGISTRY, Purpose.pledged, unit))
-            return Command(
+            return self._one(
                 "pledge",
                 actor,
                 body,
-                (
-                    Transfer(
-                        pledge_hold_id(ref),
-                        debit.id,
-                        custody.id,
-                        unit,
-                        quantity,
-                        TransferCode.pledge,
-                        TransferFlags.PENDING,
-                        ref=ref,
-                    ),
+                self._move(
+                    cmd_id,
+                    debit,
+                    custody,
+                    quantity,
+                    TransferCode.pledge,
+                    flags=TransferFlags.PENDING,
+                    ref=ref,
+                    transfer_id=pledge_hold_id(ref),
                 ),
             )
 
@@ -364,26 +296,12 @@ class Registry(RegistryBase):
         body = {"id": cmd_id, "ref": ref}
 
         def build(uow: UnitOfWork, now: int) -> Command:
-            hold = uow.hold(pledge_hold_id(ref))
-            if hold is None:
-                raise DomainError(RejectCode.unknown_reference, f"no pledge {ref!r}", field="ref")
-            return Command(
+            hold = self._named_hold(uow, pledge_hold_id(ref), "pledge", ref)
+            return self._one(
                 "release",
                 actor,
                 body,
-                (
-                    Transfer(
-                        TransferId(cmd_id),
-                        hold.debit_account_id,
-                        hold.credit_account_id,
-                        hold.asset,
-                        0,
-                        TransferCode.release,
-                        TransferFlags.VOID_PENDING,
-                        pending_id=hold.id,
-                        ref=ref,
-                    ),
-                ),
+                self._on_hold(TransferId(cmd_id), hold, 0, TransferCode.release, _VOID, ref),
             )
 
         return self._run(cmd_id, "release", body, build)
@@ -439,15 +357,11 @@ class Registry(RegistryBase):
             bank, fund = self._accounts(
                 uow, now, (BANK, Purpose.bank, CASH), (holder, Purpose.fund, CASH)
             )
-            return Command(
+            return self._one(
                 "deposit",
                 actor,
                 body,
-                (
-                    Transfer(
-                        TransferId(cmd_id), bank.id, fund.id, CASH, amount_fen, TransferCode.deposit
-                    ),
-                ),
+                self._move(cmd_id, bank, fund, amount_fen, TransferCode.deposit),
             )
 
         return self._run(cmd_id, "deposit", body, build)
@@ -462,20 +376,11 @@ class Registry(RegistryBase):
             self._holder(uow, holder, moving_out=True)
             fund = self._existing(uow, holder, Purpose.fund, CASH, amount_fen)
             (bank,) = self._accounts(uow, now, (BANK, Purpose.bank, CASH))
-            return Command(
+            return self._one(
                 "withdraw",
                 actor,
                 body,
-                (
-                    Transfer(
-                        TransferId(cmd_id),
-                        fund.id,
-                        bank.id,
-                        CASH,
-                        amount_fen,
-                        TransferCode.withdraw,
-                    ),
-                ),
+                self._move(cmd_id, fund, bank, amount_fen, TransferCode.withdraw),
             )
 
         return self._run(cmd_id, "withdraw", body, build)

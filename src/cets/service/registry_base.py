@@ -22,7 +22,9 @@ from cets.domain.ids import TransferId
 from cets.domain.ledger.model import (
     Account,
     AccountFlags,
+    Hold,
     Purpose,
+    Transfer,
 )
 from cets.domain.registry.holders import Holder, HolderKind, HolderState
 from cets.domain.units import CASH, is_unit, parse_asset
@@ -142,6 +144,60 @@ class RegistryBase:
             code = RejectCode.insufficient_funds if asset == CASH else RejectCode.insufficient_units
             raise DomainError(code, f"{holder} holds no {asset}; the command needs {amount}")
         return account
+
+    @staticmethod
+    def _named_hold(uow: UnitOfWork, hold_id: TransferId, what: str, ref: str) -> Hold:
+        """The hold a freeze or pledge `ref` made; `unknown_reference` when there is none."""
+        hold = uow.hold(hold_id)
+        if hold is None:
+            raise DomainError(RejectCode.unknown_reference, f"no {what} {ref!r}", field="ref")
+        return hold
+
+    @staticmethod
+    def _one(kind: str, actor: str, body: dict[str, Any], transfer: Transfer) -> Command:
+        """A command of a single transfer."""
+        return Command(kind, actor, body, (transfer,))
+
+    @staticmethod
+    def _move(
+        cmd_id: str,
+        debit: Account,
+        credit: Account,
+        amount: int,
+        code: str,
+        *,
+        flags: int = 0,
+        ref: str | None = None,
+        transfer_id: TransferId | None = None,
+    ) -> Transfer:
+        """A transfer between two accounts (by default the command's id is the transfer's)."""
+        return Transfer(
+            transfer_id or TransferId(cmd_id),
+            debit.id,
+            credit.id,
+            debit.asset,
+            amount,
+            code,
+            flags,
+            ref=ref,
+        )
+
+    @staticmethod
+    def _on_hold(
+        transfer_id: TransferId, hold: Hold, amount: int, code: str, flags: int, ref: str
+    ) -> Transfer:
+        """Post or void `amount` of `hold` (0: all that remains)."""
+        return Transfer(
+            transfer_id,
+            hold.debit_account_id,
+            hold.credit_account_id,
+            hold.asset,
+            amount,
+            code,
+            flags,
+            pending_id=hold.id,
+            ref=ref,
+        )
 
     @staticmethod
     def _unit_asset(asset: str) -> str:
