@@ -31,6 +31,8 @@ class RejectCode(StrEnum):
     # Who may do it.
     not_authorized = "not_authorized"
     approval_required = "approval_required"
+    approval_not_pending = "approval_not_pending"  # already approved, rejected or expired
+    approval_expired = "approval_expired"
     # The idempotency key: same id, different body.
     duplicate_id = "duplicate_id"
     # What the command refers to.

@@ -39,6 +39,11 @@ class PositionLimit:
     other_t: int = 1_000_000
 
 
+# DOMAIN.md: issuance, judicial deduction, forced surrender, account closure and transfers above
+# a threshold need a second person.
+FOUR_EYES_OPS = ("issue", "deduct", "forced_surrender", "close_account", "transfer")
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     # Trading (DOMAIN.md, "Trading")
@@ -61,14 +66,24 @@ class Policy:
     relief_borrow_pct: int = 50
     # Four-eyes approval (DOMAIN.md, "Institutions and users")
     four_eyes: bool = False
-    four_eyes_transfer_threshold_t: int = 100_000
+    four_eyes_ops: tuple[str, ...] = FOUR_EYES_OPS
+    four_eyes_transfer_threshold_t: int = 100_000  # transfers above this need a second person
+    approval_expiry_s: int = 72 * 3600  # a pending request lapses after this long
+
+    def needs_approval(self, kind: str, params: dict[str, Any]) -> bool:
+        """Whether an operation must wait for a second person (four-eyes)."""
+        if not self.four_eyes or kind not in self.four_eyes_ops:
+            return False
+        if kind == "transfer":
+            return int(params.get("quantity", 0)) > self.four_eyes_transfer_threshold_t
+        return True
 
     def with_overrides(self, config: dict[str, Any]) -> Policy:
         """A copy with `config` applied; the keys are the scenario file's (SCENARIOS.md)."""
         if not isinstance(config, dict):
             raise PolicyError("config", "expected a mapping of keys to values")
         changes: dict[str, Any] = {}
-        simple = {f.name for f in fields(self)} - {"fees", "position_limit"}
+        simple = {f.name for f in fields(self)} - {"fees", "position_limit", "four_eyes_ops"}
         for key, value in config.items():
             if key == "fees_bps":
                 changes["fees"] = _fees(value, self.fees)
@@ -88,6 +103,10 @@ class Policy:
                 if not isinstance(value, bool):
                     raise PolicyError(key, f"{value!r}, was expected true or false")
                 changes[key] = value
+            elif key == "four_eyes_ops":
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    raise PolicyError(key, f"{value!r}, was expected a list of operation names")
+                changes[key] = tuple(value)
             elif key in simple:
                 changes[key] = _int(key, value)
             else:

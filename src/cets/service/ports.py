@@ -16,6 +16,7 @@ from cets.domain.errors import RejectCode
 from cets.domain.journal import ChainBreak
 from cets.domain.ledger.invariants import Violation
 from cets.domain.ledger.model import Account, Hold, Transfer
+from cets.domain.registry.access import Person
 from cets.domain.registry.holders import Holder
 
 
@@ -92,6 +93,10 @@ class UnitOfWork(Protocol):
 
     def holder_accounts(self, holder_id: str) -> list[Account]: ...
 
+    def holder_by_code(self, code: str) -> Holder | None: ...
+
+    def account_by_id(self, account_id: int) -> Account: ...
+
     def open_accounts(
         self, specs: Sequence[AccountSpec], *, actor: str, now_us: int
     ) -> dict[AccountKey, Account]: ...
@@ -107,6 +112,33 @@ class UnitOfWork(Protocol):
     def transfers_of(self, seq: int) -> tuple[Transfer, ...]: ...
 
     def submit(self, commands: Sequence[Command], now_us: int) -> list[CommandResult]: ...
+
+    def journal(self, kind: str, actor: str, body: Any, now_us: int) -> int: ...
+
+    def person(self, person_id: str) -> Person | None: ...
+
+    def insert_person(self, p: Person, now_us: int) -> None: ...
+
+    def key(self, key_id: str) -> KeyRecord | None: ...
+
+    def insert_key(self, record: KeyRecord) -> None: ...
+
+    def revoke_key(self, key_id: str, now_us: int) -> None: ...
+
+    def approval(self, approval_id: str) -> Approval | None: ...
+
+    def insert_approval(self, a: Approval) -> None: ...
+
+    def decide_approval(
+        self,
+        approval_id: str,
+        state: str,
+        *,
+        by: str | None,
+        at: int,
+        reason: str | None = None,
+        code: str | None = None,
+    ) -> None: ...
 
     def commit(self) -> None: ...
 
@@ -127,3 +159,38 @@ class Store(Protocol):
     def transfers(self) -> Iterator[Transfer]: ...
 
     def audit(self) -> AuditReport: ...
+
+    def persons(self, *, holder: str | None = None) -> list[Person]: ...
+
+    def approvals(
+        self, *, state: str | None = None, after: str | None = None, limit: int | None = 100
+    ) -> list[Approval]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """An API key as stored: never the secret, only its SHA-256."""
+
+    id: str
+    person: str
+    secret_sha256: str
+    created_at: int
+    expires_at: int | None = None
+    revoked_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """A four-eyes request: operation `kind` with `params`, parked until a second person decides."""
+
+    id: str
+    kind: str
+    params: Mapping[str, Any]
+    requested_by: str
+    requested_at: int
+    expires_at: int
+    state: str  # pending | approved | rejected | expired
+    decided_by: str | None = None
+    decided_at: int | None = None
+    reason: str | None = None
+    code: str | None = None  # what the approved operation came to (None: accepted)

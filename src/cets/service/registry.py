@@ -7,8 +7,11 @@ Accounts used (holder, purpose, asset):
 - issuance: (authority, issuance, A): the negative side of every unit of A in existence;
 - reserve: (authority, reserve, A): issued, not yet allocated;
 - holding: (holder, holding, A): a holder's units; fund: (holder, fund, CNY): its money;
-- frozen / pledged custody: (registry, frozen | pledged, A): the credit side of freeze and
-  pledge holds; a deduction posts part of a freeze into custody and delivers it on, in one chain;
+- frozen custody: (registry, frozen, A): the credit side of freeze holds; a deduction posts part
+  of a freeze into custody and delivers it on, in one chain;
+- pledged custody: (pledgee, pledged, A): the credit side of pledge holds, one per pledgee, so
+  the hold itself names who may enforce it; enforcement posts into it and delivers on;
+- surrender: (authority, surrender, A): surrendered units (forced surrender included), forever;
 - cancellation: (registry, cancellation, A): cancelled units, kept forever;
 - bank: (bank, bank, CNY): the settlement bank's side, negative by what holders keep with it.
 
@@ -272,7 +275,7 @@ class Registry(RegistryBase):
             self._holder(uow, holder, moving_out=True)
             self._holder(uow, pledgee)
             debit = self._existing(uow, holder, Purpose.holding, unit, quantity)
-            (custody,) = self._accounts(uow, now, (REGISTRY, Purpose.pledged, unit))
+            (custody,) = self._accounts(uow, now, (pledgee, Purpose.pledged, unit))
             return self._one(
                 "pledge",
                 actor,
@@ -305,6 +308,127 @@ class Registry(RegistryBase):
             )
 
         return self._run(cmd_id, "release", body, build)
+
+    def enforce(
+        self, cmd_id: str, ref: str, quantity: int | None = None, *, actor: str = REGISTRY
+    ) -> CommandResult:
+        """Pledge enforcement: `quantity` (default: all that remains) of pledge `ref` goes to the
+        pledgee, as one linked chain (post into the pledgee's custody, then deliver)."""
+        body = {"id": cmd_id, "ref": ref, "quantity": quantity}
+
+        def build(uow: UnitOfWork, now: int) -> Command:
+            hold = self._named_hold(uow, pledge_hold_id(ref), "pledge", ref)
+            if hold.remaining == 0:
+                raise DomainError(
+                    RejectCode.hold_already_closed, f"pledge {ref!r} was already released"
+                )
+            amount = quantity if quantity is not None else hold.remaining
+            custody = uow.account_by_id(hold.credit_account_id)
+            self._holder(uow, custody.holder)
+            (target,) = self._accounts(uow, now, (custody.holder, Purpose.holding, hold.asset))
+            return Command(
+                "enforce",
+                actor,
+                body,
+                (
+                    self._on_hold(
+                        TransferId(cmd_id), hold, amount, TransferCode.enforce, _POST, ref
+                    ),
+                    self._move(
+                        cmd_id,
+                        custody,
+                        target,
+                        amount,
+                        TransferCode.enforce,
+                        ref=ref,
+                        transfer_id=TransferId(f"{cmd_id}/deliver"),
+                    ),
+                ),
+            )
+
+        return self._run(cmd_id, "enforce", body, build)
+
+    # -- surrender and succession ------------------------------------------------------------
+
+    def forced_surrender(
+        self,
+        cmd_id: str,
+        holder: str,
+        asset: str,
+        quantity: int,
+        year: int,
+        *,
+        actor: str = AUTHORITY,
+    ) -> CommandResult:
+        """Forced surrender ordered by the authority: `quantity` of the holder's available units
+        go to the surrender account for compliance `year`. The holder's restriction does not
+        stop it (the authority acts), but frozen and pledged units cannot be taken."""
+        body = {
+            "id": cmd_id,
+            "account": holder,
+            "asset": asset,
+            "quantity": quantity,
+            "year": year,
+        }
+
+        def build(uow: UnitOfWork, now: int) -> Command:
+            unit = self._unit_asset(asset)
+            self._holder(uow, holder)
+            debit = self._existing(uow, holder, Purpose.holding, unit, quantity)
+            (credit,) = self._accounts(uow, now, (AUTHORITY, Purpose.surrender, unit))
+            return self._one(
+                "forced_surrender",
+                actor,
+                body,
+                self._move(
+                    cmd_id, debit, credit, quantity, TransferCode.surrender, ref=f"year:{year}"
+                ),
+            )
+
+        return self._run(cmd_id, "forced_surrender", body, build)
+
+    def succeed(self, cmd_id: str, holder: str, to: str, *, actor: str = REGISTRY) -> CommandResult:
+        """Change by succession or merger: everything `holder` has (units of every asset and its
+        funds) passes to `to` in one linked chain, and `holder` is closed. Refused with
+        `units_encumbered` while anything of it is frozen, pledged or in orders: those holds
+        must be resolved first (a freeze follows the court, a pledge the pledgee)."""
+        body = {"id": cmd_id, "account": holder, "to": to}
+
+        def build(uow: UnitOfWork, now: int) -> Command:
+            self._holder(uow, holder)
+            self._holder(uow, to)
+            if holder == to:
+                raise DomainError(
+                    RejectCode.accounts_must_be_different,
+                    f"account {holder!r} cannot succeed itself",
+                    field="to",
+                )
+            moves = []
+            for account in uow.holder_accounts(holder):
+                if account.debits_pending or account.credits_pending:
+                    raise DomainError(
+                        RejectCode.units_encumbered,
+                        f"{holder} has {account.debits_pending + account.credits_pending} "
+                        f"{account.asset} under holds; resolve them first",
+                        field="account",
+                    )
+                if account.purpose in (Purpose.holding, Purpose.fund) and account.balance > 0:
+                    (target,) = self._accounts(uow, now, (to, account.purpose, account.asset))
+                    moves.append(
+                        self._move(
+                            cmd_id,
+                            account,
+                            target,
+                            account.balance,
+                            TransferCode.transfer,
+                            ref=f"succession:{holder}",
+                            transfer_id=TransferId(f"{cmd_id}/{account.purpose}/{account.asset}"),
+                        )
+                    )
+            uow.set_holder_state(holder, HolderState.closed)
+            return Command("succeed", actor, body, tuple(moves))
+
+        return self._run(cmd_id, "succeed", body, build)
 
     # -- account states ----------------------------------------------------------------------
 

@@ -19,11 +19,13 @@ from sqlalchemy import Connection, Engine, inspect, select, update
 from sqlalchemy.engine import make_url
 
 from cets.adapters.sql import tables as t
+from cets.adapters.sql.access import AccessRows
 from cets.adapters.sql.audit import audit, journal_entries
 from cets.adapters.sql.batch import BatchRows, Head, as_chains
 from cets.adapters.sql.database import WRITER, database_url, make_engine
 from cets.adapters.sql.hotpath import BatchIO, Row, batch_io, gc_paused
 from cets.adapters.sql.migrate import upgrade
+from cets.adapters.sql.reads import StoreReads
 from cets.domain.journal import JournalEntry, chain_hash
 from cets.domain.ledger.kernel import LedgerState, apply_transfers
 from cets.domain.ledger.model import Account, Hold, Transfer
@@ -40,7 +42,7 @@ from cets.service.ports import (
 )
 
 
-class SqlUnitOfWork:
+class SqlUnitOfWork(AccessRows):
     """One transaction on one connection. Writes lock the journal head first (see module doc)."""
 
     def __init__(self, conn: Connection) -> None:
@@ -106,19 +108,24 @@ class SqlUnitOfWork:
                     "name": h.name,
                     "controller": h.controller,
                     "state": h.state,
+                    "code": h.code,
                     "created_at": now_us,
                 }
                 for h in holders
             ],
         )
-        body = {"holders": [[h.id, h.kind, h.name, h.controller, h.state] for h in holders]}
+        body = {"holders": [[h.id, h.kind, h.name, h.controller, h.state, h.code] for h in holders]}
         self.journal("open_holders", actor, body, now_us)
 
     def holder(self, holder_id: str) -> Holder | None:
         row = self.conn.execute(select(t.holders).where(t.holders.c.id == holder_id)).first()
         if row is None:
             return None
-        return Holder(row.id, row.kind, row.name, row.controller, row.state)
+        return Holder(row.id, row.kind, row.name, row.controller, row.state, row.code)
+
+    def holder_by_code(self, code: str) -> Holder | None:
+        row = self.conn.execute(select(t.holders.c.id).where(t.holders.c.code == code)).first()
+        return None if row is None else self.holder(row.id)
 
     def set_holder_state(self, holder_id: str, state: str) -> None:
         """Change a holder's state; the command that does it is journaled by `submit`."""
@@ -132,6 +139,12 @@ class SqlUnitOfWork:
             .order_by(t.accounts.c.id)
         )
         return [Account(*row) for row in rows]
+
+    def account_by_id(self, account_id: int) -> Account:
+        row = self.conn.execute(
+            select(*t.ACCOUNT_FIELDS).where(t.accounts.c.id == account_id)
+        ).one()
+        return Account(*row)
 
     def accounts(self, keys: Sequence[AccountKey]) -> dict[AccountKey, Account]:
         if not keys:
@@ -337,7 +350,7 @@ class SqlUnitOfWork:
         self.conn.rollback()
 
 
-class SqlStore:
+class SqlStore(StoreReads):
     """The ledger on one database. Safe to share between threads; each call takes a connection."""
 
     def __init__(self, engine: Engine) -> None:
@@ -413,7 +426,7 @@ class SqlStore:
     def holders(self) -> list[Holder]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(t.holders).order_by(t.holders.c.created_at, t.holders.c.id))
-            return [Holder(r.id, r.kind, r.name, r.controller, r.state) for r in rows]
+            return [Holder(r.id, r.kind, r.name, r.controller, r.state, r.code) for r in rows]
 
     def holds(self, *, open_only: bool = False) -> list[Hold]:
         stmt = select(*t.HOLD_FIELDS).order_by(t.holds.c.id)

@@ -54,6 +54,9 @@ holders = Table(
     Column("controller", String(64)),  # the actual controller, links related accounts
     Column("state", String(20), nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # Unified social credit code (organisations) or ID number (people): one subject, one holder.
+    Column("code", String(64)),
+    Index("uq_holders_code", "code", unique=True),
 )
 
 accounts = Table(
@@ -167,6 +170,52 @@ journal_head = Table(
     Column("hash", String(64), nullable=False),
     Column("transfers", BigInteger, nullable=False),  # ordinal of the last transfer
     CheckConstraint("id = 1", name="single_row"),
+)
+
+# People who act (staff of the institutions, operators of holders' accounts) and their API keys.
+# A key is `cets_<id>_<secret>`; only the SHA-256 of the secret is stored (the secret is 256
+# random bits, so a fast hash cannot be brute-forced), and it is compared in constant time.
+persons = Table(
+    "persons",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("holder", String(64), ForeignKey("holders.id")),
+    Column("permissions", String(200), nullable=False),  # space-separated operator permissions
+    Column("active", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("person", String(64), ForeignKey("persons.id"), nullable=False),
+    Column("secret_sha256", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger),
+    Column("revoked_at", BigInteger),
+    Index("ix_api_keys_person", "person"),
+)
+
+# Four-eyes requests: an operation (kind + parameters) parked until a second person decides. Its
+# id is the operation's client id, which the operation keeps when it finally runs.
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("kind", String(64), nullable=False),
+    Column("params", Text, nullable=False),  # canonical JSON
+    Column("requested_by", String(64), nullable=False),
+    Column("requested_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),  # pending approved rejected expired
+    Column("decided_by", String(64)),
+    Column("decided_at", BigInteger),
+    Column("reason", Text),
+    Column("code", String(64)),  # what the approved operation came to (None: accepted)
+    Index("ix_approvals_state", "state"),
 )
 
 # Columns in the order of the domain dataclasses' fields: `Account(*row)`, `Hold(*row)`,

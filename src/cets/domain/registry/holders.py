@@ -46,6 +46,7 @@ class Holder:
     name: str
     controller: str | None = None
     state: str = HolderState.normal
+    code: str | None = None  # unified social credit code or ID number; unique when given
 
 
 SYSTEM_HOLDERS = (

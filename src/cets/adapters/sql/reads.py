@@ -1,0 +1,107 @@
+"""Read-only queries of the SQL store for the API, the CLI and statements (no locks taken)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, select
+
+from cets.adapters.sql import access, statements
+from cets.adapters.sql import tables as t
+from cets.domain.journal import JournalEntry
+from cets.domain.ledger.model import Account
+from cets.domain.registry.access import Person
+from cets.domain.registry.holders import Holder
+from cets.service.ports import Approval, CommandRecord, KeyRecord
+
+
+class StoreReads:
+    """Mixed into `SqlStore`: each call reads on its own connection."""
+
+    engine: Engine
+
+    def person(self, person_id: str) -> Person | None:
+        with self.engine.connect() as conn:
+            return access.person(conn, person_id)
+
+    def persons(self, *, holder: str | None = None) -> list[Person]:
+        with self.engine.connect() as conn:
+            return access.persons(conn, holder=holder)
+
+    def key(self, key_id: str) -> KeyRecord | None:
+        with self.engine.connect() as conn:
+            return access.key(conn, key_id)
+
+    def keys_of(self, person_id: str) -> list[KeyRecord]:
+        with self.engine.connect() as conn:
+            return access.keys_of(conn, person_id)
+
+    def approval(self, approval_id: str) -> Approval | None:
+        with self.engine.connect() as conn:
+            return access.approval(conn, approval_id)
+
+    def approvals(
+        self, *, state: str | None = None, after: str | None = None, limit: int | None = 100
+    ) -> list[Approval]:
+        with self.engine.connect() as conn:
+            return access.approvals(conn, state=state, after=after, limit=limit)
+
+    def holder(self, holder_id: str) -> Holder | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(t.holders).where(t.holders.c.id == holder_id)).first()
+        return None if r is None else Holder(r.id, r.kind, r.name, r.controller, r.state, r.code)
+
+    def holder_page(self, *, after: str | None = None, limit: int = 100) -> list[Holder]:
+        stmt = select(t.holders).order_by(t.holders.c.id).limit(limit)
+        if after is not None:
+            stmt = stmt.where(t.holders.c.id > after)
+        with self.engine.connect() as conn:
+            return [
+                Holder(r.id, r.kind, r.name, r.controller, r.state, r.code)
+                for r in conn.execute(stmt)
+            ]
+
+    def accounts_of(self, holder_id: str) -> list[Account]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(*t.ACCOUNT_FIELDS)
+                .where(t.accounts.c.holder == holder_id)
+                .order_by(t.accounts.c.purpose, t.accounts.c.asset)
+            )
+            return [Account(*r) for r in rows]
+
+    def command_record(self, command_id: str) -> CommandRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(
+                    t.commands.c.kind,
+                    t.commands.c.body,
+                    t.commands.c.seq,
+                    t.commands.c.code,
+                    t.commands.c.message,
+                ).where(t.commands.c.id == command_id)
+            ).first()
+        return None if row is None else CommandRecord(command_id, *row)
+
+    def journal_page(self, *, after: int = 0, limit: int = 100) -> list[JournalEntry]:
+        """Journal entries after seq `after` (without their transfer lines)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.journal)
+                .where(t.journal.c.seq > after)
+                .order_by(t.journal.c.seq)
+                .limit(limit)
+            )
+            return [JournalEntry(r.seq, r.at_us, r.kind, r.actor, r.body, r.hash) for r in rows]
+
+    def journal_entry(self, seq: int) -> JournalEntry | None:
+        page = self.journal_page(after=seq - 1, limit=1)
+        return page[0] if page and page[0].seq == seq else None
+
+    def history(
+        self, account_id: int, *, before: int | None = None, limit: int = 100
+    ) -> list[statements.Line]:
+        with self.engine.connect() as conn:
+            return statements.history(conn, account_id, before=before, limit=limit)
+
+    def balance_at(self, account: Account, at_us: int) -> tuple[int, int]:
+        with self.engine.connect() as conn:
+            return statements.balance_at(conn, account, at_us)

@@ -1,0 +1,127 @@
+"""Who may do what: roles, the people who act, and the rule for every operation (DOMAIN.md,
+"Institutions and users").
+
+Every action is taken by a `Person`, who has exactly one `Role`. Holder roles (key emitters and
+investors) act only for their own holder (`Person.holder`) and only with the operator permissions
+they were given (an account may have several operators, each with their own permissions). The
+staff roles act on any holder, within their role's operations.
+
+Choices where DOMAIN.md is silent (written down here so they are found):
+- pledges are registered, released and enforced by the registry operator (the pledge contract
+  is signed outside the registry; the operator records it);
+- restrict / unrestrict may be done by the registry operator or a supervisor (a risk measure);
+- people and API keys are created and revoked by the authority or the registry operator;
+- reading a holder's statements: the holder's own operators with `read`, the authority, the
+  registry operator and supervisors; the exchange operator and settlement banks cannot;
+- a four-eyes approver must satisfy the same rule as the requester (for a holder's large
+  transfer: another operator of the same holder with `transfer`) and be a different person.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from cets.domain.errors import DomainError, RejectCode
+
+
+class Role(StrEnum):
+    authority = "authority"
+    registry_operator = "registry_operator"
+    exchange_operator = "exchange_operator"
+    key_emitter = "key_emitter"
+    investor = "investor"
+    settlement_bank = "settlement_bank"
+    supervisor = "supervisor"
+
+
+HOLDER_ROLES = frozenset({Role.key_emitter, Role.investor})
+# What an operator of a holder's account may be allowed to do.
+OPERATOR_PERMISSIONS = frozenset({"read", "transfer", "cancel", "trade", "surrender"})
+# Holder kinds each holder role may operate for.
+ROLE_HOLDER_KINDS: dict[Role, frozenset[str]] = {
+    Role.key_emitter: frozenset({"key_emitter"}),
+    Role.investor: frozenset({"institution", "individual"}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """Someone who acts: staff of an institution, or an operator of a holder's accounts."""
+
+    id: str
+    name: str
+    role: str
+    holder: str | None = None
+    permissions: frozenset[str] = field(default_factory=lambda: OPERATOR_PERMISSIONS)
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """Who may perform an operation: staff `roles`, and holder roles on their own account."""
+
+    staff: frozenset[Role] = frozenset()
+    own: str | None = None  # the parameter naming the account a holder role must own
+    permission: str | None = None  # the operator permission a holder role needs
+
+
+def _staff(*roles: Role) -> Rule:
+    return Rule(frozenset(roles))
+
+
+_AUTHORITY = _staff(Role.authority)
+_REGISTRY = _staff(Role.registry_operator)
+_READERS = frozenset({Role.authority, Role.registry_operator, Role.supervisor})
+
+RULES: dict[str, Rule] = {
+    "open_holder": _REGISTRY,
+    "issue": _AUTHORITY,
+    "allocate": _AUTHORITY,
+    "true_up": _AUTHORITY,
+    "forced_surrender": _AUTHORITY,
+    "transfer": Rule(own="from", permission="transfer"),
+    "cancel": Rule(own="account", permission="cancel"),
+    "freeze": _REGISTRY,
+    "unfreeze": _REGISTRY,
+    "deduct": _REGISTRY,
+    "pledge": _REGISTRY,
+    "release": _REGISTRY,
+    "enforce": _REGISTRY,
+    "restrict": _staff(Role.registry_operator, Role.supervisor),
+    "unrestrict": _staff(Role.registry_operator, Role.supervisor),
+    "close_account": _REGISTRY,
+    "succeed": _REGISTRY,
+    "deposit": _staff(Role.settlement_bank),
+    "withdraw": _staff(Role.settlement_bank),
+    "manage_people": _staff(Role.authority, Role.registry_operator),
+    "read_holder": Rule(_READERS, own="holder", permission="read"),
+    "read_registry": Rule(_READERS),
+}
+
+
+def authorize(person: Person, kind: str, params: Mapping[str, Any]) -> None:
+    """Raise `not_authorized` unless `person` may perform `kind` with `params`."""
+    rule = RULES.get(kind)
+    assert rule is not None, f"no access rule for operation {kind!r}"
+    if not person.active:
+        raise DomainError(RejectCode.not_authorized, f"person {person.id!r} is deactivated")
+    if person.role in rule.staff:
+        return
+    if person.role in HOLDER_ROLES and rule.own is not None:
+        account = params.get(rule.own)
+        if person.holder is None or account != person.holder:
+            raise DomainError(
+                RejectCode.not_authorized,
+                f"{person.id!r} acts for {person.holder!r} only, not for {account!r}",
+                field=rule.own,
+            )
+        if rule.permission is not None and rule.permission not in person.permissions:
+            raise DomainError(
+                RejectCode.not_authorized,
+                f"{person.id!r} lacks the operator permission {rule.permission!r}",
+            )
+        return
+    raise DomainError(RejectCode.not_authorized, f"role {person.role!r} may not perform {kind!r}")

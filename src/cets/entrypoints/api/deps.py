@@ -1,0 +1,75 @@
+"""What every route depends on: the services, and the person the API key belongs to."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
+
+from cets.adapters.sql.store import SqlStore
+from cets.domain.errors import DomainError
+from cets.domain.policy import Policy
+from cets.domain.registry.access import Person, authorize
+from cets.entrypoints.api.errors import ApiError
+from cets.service.clock import Clock
+from cets.service.operations import Gate
+from cets.service.people import AuthenticationError, People
+from cets.service.ports import CommandResult
+from cets.service.registry import Registry
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    store: SqlStore
+    clock: Clock
+    policy: Policy
+    registry: Registry
+    gate: Gate
+    people: People
+
+    @classmethod
+    def build(cls, store: SqlStore, clock: Clock, policy: Policy) -> Services:
+        registry = Registry(store, clock)
+        return cls(store, clock, policy, registry, Gate(registry, policy), People(store, clock))
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="cets_<id>_<secret>")
+
+
+def current_person(
+    svc: Annotated[Services, Depends(services)],
+    token: Annotated[str | None, Security(_api_key)],
+) -> Person:
+    try:
+        return svc.people.authenticate(token)
+    except AuthenticationError as exc:
+        raise ApiError("not_authenticated", str(exc)) from exc
+
+
+Svc = Annotated[Services, Depends(services)]
+Caller = Annotated[Person, Depends(current_person)]
+
+
+def allow(person: Person, kind: str, params: Mapping[str, Any] | None = None) -> None:
+    """403 `not_authorized` unless `person` may do `kind` (see `domain.registry.access`)."""
+    try:
+        authorize(person, kind, params or {})
+    except DomainError as refused:
+        raise ApiError(refused.code, refused.message, field=refused.field) from refused
+
+
+def refused(result: CommandResult) -> ApiError:
+    assert result.code is not None
+    return ApiError(result.code, result.message)
+
+
+def from_domain(exc: DomainError) -> ApiError:
+    return ApiError(exc.code, exc.message, field=exc.field)
