@@ -1,0 +1,101 @@
+"""API fixtures: the real app on a real database (SQLite, and PostgreSQL via `db_url`), with a
+person and an API key for every role, and holders E1, E2 (key emitters) and I1 (an investor)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cets.adapters.sql.store import SqlStore
+from cets.domain.policy import Policy
+from cets.domain.registry.access import Person, Role
+from cets.domain.registry.holders import Holder
+from cets.entrypoints.api.app import create_app
+from cets.service.clock import SettableClock
+from cets.service.people import People
+from cets.service.registry import Registry
+
+START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+
+
+@dataclass
+class Api:
+    """A client, the store under it, its clock, and an API key per person id."""
+
+    client: TestClient
+    store: SqlStore
+    clock: SettableClock
+    keys: dict[str, str] = field(default_factory=dict)
+
+    def headers(self, person: str | None) -> dict[str, str]:
+        return {} if person is None else {"X-API-Key": self.keys[person]}
+
+    def post(self, path: str, person: str | None, json: object = None):  # type: ignore[no-untyped-def]
+        return self.client.post(path, headers=self.headers(person), json=json)
+
+    def get(self, path: str, person: str | None, **params: object):  # type: ignore[no-untyped-def]
+        return self.client.get(path, headers=self.headers(person), params=params)
+
+    def delete(self, path: str, person: str | None):  # type: ignore[no-untyped-def]
+        return self.client.delete(path, headers=self.headers(person))
+
+
+# person id -> (role, holder); two of each staff role so four-eyes has a second person.
+PEOPLE: dict[str, tuple[Role, str | None]] = {
+    "auth1": (Role.authority, None),
+    "auth2": (Role.authority, None),
+    "reg1": (Role.registry_operator, None),
+    "reg2": (Role.registry_operator, None),
+    "exch1": (Role.exchange_operator, None),
+    "bank1": (Role.settlement_bank, None),
+    "sup1": (Role.supervisor, None),
+    "e1op": (Role.key_emitter, "E1"),
+    "e1op2": (Role.key_emitter, "E1"),
+    "e2op": (Role.key_emitter, "E2"),
+    "i1op": (Role.investor, "I1"),
+}
+HOLDERS = (
+    Holder("E1", "key_emitter", "Wuhan Power No.1", code="91420100MA4K00001A"),
+    Holder("E2", "key_emitter", "Xiangyang Thermal", controller="G1"),
+    Holder("I1", "individual", "Zhang San"),
+)
+
+
+def build_api(url: str, policy: Policy | None = None) -> Api:
+    store = SqlStore.open(url, durable=False)
+    clock = SettableClock(START)
+    registry = Registry(store, clock)
+    for holder in HOLDERS:
+        assert registry.open_holder(holder, actor="setup").ok
+    people = People(store, clock)
+    api = Api(TestClient(create_app(store, clock=clock, policy=policy)), store, clock)
+    for person_id, (role, holder) in PEOPLE.items():
+        people.add(Person(person_id, person_id, role, holder), actor="setup")
+        api.keys[person_id] = people.issue_key(person_id, actor="setup").token
+    return api
+
+
+@pytest.fixture
+def api(db_url: str) -> Iterator[Api]:
+    """The API on SQLite and on PostgreSQL, four-eyes off (the default)."""
+    built = build_api(db_url)
+    yield built
+    built.store.close()
+
+
+@pytest.fixture
+def api_sqlite(sqlite_url: str) -> Iterator[Api]:
+    built = build_api(sqlite_url)
+    yield built
+    built.store.close()
+
+
+@pytest.fixture
+def api_four_eyes(sqlite_url: str) -> Iterator[Api]:
+    built = build_api(sqlite_url, Policy(four_eyes=True))
+    yield built
+    built.store.close()
