@@ -4,7 +4,7 @@
 #   make postgres  make sure PostgreSQL server binaries exist (installs Debian's package if not)
 #   make lint      ruff check + ruff format --check + mypy
 #   make test      lint, then the whole pytest suite with PostgreSQL tests REQUIRED
-#   make run       run the demo scenario (override with DEMO=path/to/scenario.yaml)
+#   make run       build the demo database (once) from DEMO and serve the API on :8000
 #   make bench     ledger benchmark
 #   make clean     remove caches and build artefacts (keeps .venv)
 #
@@ -18,6 +18,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 DEMO ?= tests/scenarios/demo.yaml
+DEMO_DB ?= var/demo.db
+PORT ?= 8000
 LINT_PATHS := src tests bench
 
 .DEFAULT_GOAL := test
@@ -47,7 +49,14 @@ test: venv lint postgres
 	CETS_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 run: venv
-	$(BIN)/cets scenario run $(DEMO)
+	@if [ ! -f $(DEMO_DB) ]; then \
+	  mkdir -p $(dir $(DEMO_DB)) && \
+	  $(BIN)/cets init --db sqlite:///$(abspath $(DEMO_DB)) >/dev/null && \
+	  $(BIN)/cets scenario run $(DEMO) --db sqlite:///$(abspath $(DEMO_DB)) >/dev/null && \
+	  echo "demo database built from $(DEMO): $(DEMO_DB)"; fi
+	@echo "API key of the demo's authority person (admin); send it as the X-API-Key header:"
+	@$(BIN)/cets key issue admin --db sqlite:///$(abspath $(DEMO_DB)) | tail -n 1
+	$(BIN)/cets serve --host 127.0.0.1 --port $(PORT) --db sqlite:///$(abspath $(DEMO_DB))
 
 bench: venv postgres
 	$(BIN)/python bench/ledger.py

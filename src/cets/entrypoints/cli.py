@@ -17,7 +17,10 @@ from sqlalchemy.engine import make_url
 
 from cets.adapters.sql.database import database_url
 from cets.adapters.sql.store import SqlStore
+from cets.entrypoints import cli_admin as admin
 from cets.entrypoints import scenario as scenarios
+from cets.service.clock import SystemClock
+from cets.service.people import People
 
 app = typer.Typer(
     help="CETS: the carbon emission allowance system (registry, trading, settlement, "
@@ -33,6 +36,11 @@ audit_app = typer.Typer(
 )
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(audit_app, name="audit")
+app.add_typer(admin.account_app, name="account")
+app.add_typer(admin.registry_app, name="registry")
+app.add_typer(admin.approvals_app, name="approvals")
+app.add_typer(admin.person_app, name="person")
+app.add_typer(admin.key_app, name="key")
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -48,8 +56,45 @@ def init(db: DbOption = None) -> None:
     """Create the database (or bring it to the latest schema) with the system's own accounts."""
     url = database_url(db)
     store = SqlStore.open(url)
-    store.close()
-    out.print(f"database ready: {_safe(url)}")
+    try:
+        issued = People(store, SystemClock()).first_key()
+    finally:
+        store.close()
+    out.print(f"database ready: {_safe(url)}", highlight=False)
+    if issued is None:
+        out.print("people already registered: issue keys with `cets key issue PERSON`")
+        return
+    out.print(
+        f"first authority person: {issued.person}; API key (shown once, store it now):",
+        highlight=False,
+    )
+    sys.stdout.write(issued.token + "\n")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    db: DbOption = None,
+    config: admin.ConfigOption = None,
+) -> None:
+    """Serve the API (and its OpenAPI docs at /docs) on the database `cets init` made."""
+    import uvicorn  # noqa: PLC0415 (only this command needs the server)
+
+    from cets.entrypoints.api.app import create_app  # noqa: PLC0415
+
+    url = database_url(db)
+    try:
+        store = SqlStore.existing(url)
+    except LookupError as exc:
+        err.print(str(exc), highlight=False, markup=False)
+        raise typer.Exit(2) from exc
+    policy = admin.load_policy(config)
+    out.print(f"serving {_safe(url)} on http://{host}:{port} (docs at /docs)", highlight=False)
+    try:
+        uvicorn.run(create_app(store, policy=policy), host=host, port=port, log_level="info")
+    finally:
+        store.close()
 
 
 @scenario_app.command("run")

@@ -3,7 +3,9 @@
 A file is validated whole before anything runs: an unknown step, a missing or unknown field, a bad
 number is a `ScenarioError` naming the step index and the field (exit 2). Steps then run in order
 through the same service handlers as the API and CLI; a refused step is an outcome, not an error.
-Step types that a later issue brings are valid names but exit 2 with "not supported yet".
+Step types that a later issue brings are valid names but exit 2 with "not supported yet". Beyond
+SCENARIOS.md's table, the registry operations `enforce` (ref, quantity?), `forced_surrender`
+(account, asset, quantity, year) and `succeed` (account, to) are steps too.
 
 Each step's client id (its idempotency key) is `s<index>`, so running one file twice against the
 same `--db` replays rather than doubles it. The clock starts at 2024-01-01T00:00:00 Asia/Shanghai
@@ -82,6 +84,10 @@ STEP_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         ("surrender", "account year asset quantity", ""),
         ("compliance_close", "year", ""),
         ("approve", "step", ""),
+        # Registry operations the scenario format does not list; the CLI and API offer them.
+        ("enforce", "ref", "quantity"),
+        ("forced_surrender", "account asset quantity year", ""),
+        ("succeed", "account to", ""),
     ]
 }
 SUPPORTED = frozenset(
@@ -103,6 +109,9 @@ SUPPORTED = frozenset(
         "deposit",
         "withdraw",
         "approve",
+        "enforce",
+        "forced_surrender",
+        "succeed",
     }
 )
 TOP_LEVEL = frozenset(
@@ -240,6 +249,17 @@ def _step(index: int, raw: Any) -> Step:
         raise ScenarioError(f"{where}: {exc}") from exc
 
 
+def typed_params(kind: str, args: dict[str, Any], where: str) -> dict[str, Any]:
+    """Check and type the fields of operation `kind` as the scenario format defines them (also
+    for the CLI); ScenarioError naming `where` and the field."""
+    required, optional = STEP_FIELDS[kind]
+    _fields(where, args, required, optional)
+    try:
+        return _typed(kind, args, where)
+    except (AmountError, AssetError) as exc:
+        raise ScenarioError(f"{where}: {exc}") from exc
+
+
 def _typed(kind: str, args: dict[str, Any], where: str) -> dict[str, Any]:
     out = dict(args)
     for name, value in args.items():
@@ -252,6 +272,13 @@ def _typed(kind: str, args: dict[str, Any], where: str) -> dict[str, Any]:
             out[name] = parse_fen(value, field=name)
         elif name == "asset":
             out[name] = parse_asset(value, field=name)
+        elif name in ("year", "step"):
+            text = str(value).strip()
+            if isinstance(value, bool) or not text.isdigit():
+                raise ScenarioError(
+                    f"{where}: field '{name}' must be a whole number, got {value!r}"
+                )
+            out[name] = int(text)
         elif not isinstance(value, str | int) or isinstance(value, bool):
             raise ScenarioError(f"{where}: field '{name}' must be a name, got {value!r}")
         else:
