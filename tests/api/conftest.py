@@ -79,23 +79,32 @@ def build_api(url: str, policy: Policy | None = None) -> Api:
     return api
 
 
+def _audited(built: Api) -> None:
+    """Whatever a test did through the API, the journal and the ledger still audit clean."""
+    try:
+        report = built.store.audit()
+        assert report.ok, (report.chain_break, report.violations)
+    finally:
+        built.store.close()
+
+
 @pytest.fixture
 def api(db_url: str) -> Iterator[Api]:
     """The API on SQLite and on PostgreSQL, four-eyes off (the default)."""
     built = build_api(db_url)
     yield built
-    built.store.close()
+    _audited(built)
 
 
 @pytest.fixture
 def api_sqlite(sqlite_url: str) -> Iterator[Api]:
     built = build_api(sqlite_url)
     yield built
-    built.store.close()
+    _audited(built)
 
 
 @pytest.fixture
 def api_four_eyes(sqlite_url: str) -> Iterator[Api]:
     built = build_api(sqlite_url, Policy(four_eyes=True))
     yield built
-    built.store.close()
+    _audited(built)
