@@ -48,6 +48,7 @@ class RejectCode(StrEnum):
     account_closed = "account_closed"
     account_restricted = "account_restricted"
     account_not_empty = "account_not_empty"
+    account_state_does_not_allow = "account_state_does_not_allow"  # e.g. unrestrict a normal one
     # Trading gates, in the order the exchange checks them (DOMAIN.md, "Trading").
     instrument_halted = "instrument_halted"
     outside_trading_session = "outside_trading_session"

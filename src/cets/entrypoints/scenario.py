@@ -5,7 +5,8 @@ number is a `ScenarioError` naming the step index and the field (exit 2). Steps 
 through the same service handlers as the API and CLI; a refused step is an outcome, not an error.
 Step types that a later issue brings are valid names but exit 2 with "not supported yet". Beyond
 SCENARIOS.md's table, the registry operations `enforce` (ref, quantity?), `forced_surrender`
-(account, asset, quantity, year) and `succeed` (account, to) are steps too.
+(account, asset, quantity, year), `succeed` (account, to), `freeze_account`, `unfreeze_account`
+and `begin_closure` (account) are steps too.
 
 Each step's client id (its idempotency key) is `s<index>`, so running one file twice against the
 same `--db` replays rather than doubles it. The clock starts at 2024-01-01T00:00:00 Asia/Shanghai
@@ -88,6 +89,9 @@ STEP_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         ("enforce", "ref", "quantity"),
         ("forced_surrender", "account asset quantity year", ""),
         ("succeed", "account to", ""),
+        ("freeze_account", "account", ""),
+        ("unfreeze_account", "account", ""),
+        ("begin_closure", "account", ""),
     ]
 }
 SUPPORTED = frozenset(
@@ -112,6 +116,9 @@ SUPPORTED = frozenset(
         "enforce",
         "forced_surrender",
         "succeed",
+        "freeze_account",
+        "unfreeze_account",
+        "begin_closure",
     }
 )
 TOP_LEVEL = frozenset(

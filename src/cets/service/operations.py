@@ -55,6 +55,9 @@ OPERATIONS: dict[str, Operation] = {
     "restrict": lambda r, i, p, a: r.restrict(i, p["account"], actor=a),
     "unrestrict": lambda r, i, p, a: r.unrestrict(i, p["account"], actor=a),
     "close_account": lambda r, i, p, a: r.close_account(i, p["account"], actor=a),
+    "freeze_account": lambda r, i, p, a: r.freeze_account(i, p["account"], actor=a),
+    "unfreeze_account": lambda r, i, p, a: r.unfreeze_account(i, p["account"], actor=a),
+    "begin_closure": lambda r, i, p, a: r.begin_closure(i, p["account"], actor=a),
     "deposit": lambda r, i, p, a: r.deposit(i, p["account"], p["amount"], actor=a),
     "withdraw": lambda r, i, p, a: r.withdraw(i, p["account"], p["amount"], actor=a),
 }

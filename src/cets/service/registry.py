@@ -28,6 +28,17 @@ from cets.domain.units import CASH
 from cets.service.ports import Command, CommandResult, UnitOfWork
 from cets.service.registry_base import RegistryBase, freeze_hold_id, pledge_hold_id
 
+_S = HolderState
+# Account state changes: operation -> (the states it may start from, the state it leaves).
+STATE_CHANGES: dict[str, tuple[frozenset[str], HolderState]] = {
+    "restrict": (frozenset({_S.normal}), _S.restricted),
+    "unrestrict": (frozenset({_S.restricted}), _S.normal),
+    "freeze_account": (frozenset({_S.normal, _S.restricted}), _S.frozen),
+    "unfreeze_account": (frozenset({_S.frozen}), _S.normal),
+    "begin_closure": (frozenset({_S.normal, _S.restricted}), _S.closure_pending),
+    "close_account": (frozenset(set(_S) - {_S.closed}), _S.closed),
+}
+
 _POST = TransferFlags.POST_PENDING
 _VOID = TransferFlags.VOID_PENDING
 
@@ -52,7 +63,7 @@ class Registry(RegistryBase):
         def build(uow: UnitOfWork, now: int) -> Command:
             unit = self._unit_asset(asset)
             if to is not None:
-                self._holder(uow, to)
+                self._holder(uow, to, receiving=True)
             target = (to, Purpose.holding, unit) if to else (AUTHORITY, Purpose.reserve, unit)
             issuance, credit = self._accounts(uow, now, (AUTHORITY, Purpose.issuance, unit), target)
             return self._one(
@@ -72,7 +83,7 @@ class Registry(RegistryBase):
 
         def build(uow: UnitOfWork, now: int) -> Command:
             unit = self._unit_asset(asset)
-            self._holder(uow, to)
+            self._holder(uow, to, receiving=True)
             reserve = self._existing(uow, AUTHORITY, Purpose.reserve, unit, quantity)
             (target,) = self._accounts(uow, now, (to, Purpose.holding, unit))
             return self._one(
@@ -93,7 +104,7 @@ class Registry(RegistryBase):
 
         def build(uow: UnitOfWork, now: int) -> Command:
             unit = self._unit_asset(asset)
-            self._holder(uow, to)
+            self._holder(uow, to, receiving=quantity > 0)
             if quantity == 0:
                 raise DomainError(
                     RejectCode.amount_must_be_positive,
@@ -145,7 +156,7 @@ class Registry(RegistryBase):
         def build(uow: UnitOfWork, now: int) -> Command:
             unit = self._unit_asset(asset)
             self._holder(uow, source, moving_out=True)
-            self._holder(uow, to)
+            self._holder(uow, to, receiving=True)
             debit = self._existing(uow, source, Purpose.holding, unit, quantity)
             (credit,) = self._accounts(uow, now, (to, Purpose.holding, unit))
             return self._one(
@@ -223,7 +234,7 @@ class Registry(RegistryBase):
 
         def build(uow: UnitOfWork, now: int) -> Command:
             hold = self._named_hold(uow, freeze_hold_id(ref), "freeze", ref)
-            self._holder(uow, to)
+            self._holder(uow, to, receiving=True)
             custody, target = self._accounts(
                 uow, now, (REGISTRY, Purpose.frozen, hold.asset), (to, Purpose.holding, hold.asset)
             )
@@ -324,7 +335,7 @@ class Registry(RegistryBase):
                 )
             amount = quantity if quantity is not None else hold.remaining
             custody = uow.account_by_id(hold.credit_account_id)
-            self._holder(uow, custody.holder)
+            self._holder(uow, custody.holder, receiving=True)
             (target,) = self._accounts(uow, now, (custody.holder, Purpose.holding, hold.asset))
             return Command(
                 "enforce",
@@ -396,7 +407,7 @@ class Registry(RegistryBase):
 
         def build(uow: UnitOfWork, now: int) -> Command:
             self._holder(uow, holder)
-            self._holder(uow, to)
+            self._holder(uow, to, receiving=True)
             if holder == to:
                 raise DomainError(
                     RejectCode.accounts_must_be_different,
@@ -434,22 +445,39 @@ class Registry(RegistryBase):
 
     def restrict(self, cmd_id: str, holder: str, *, actor: str = REGISTRY) -> CommandResult:
         """Restrict: the holder can no longer move units or money out (see `registry_base`)."""
-        return self._set_state(cmd_id, "restrict", holder, HolderState.restricted, actor)
+        return self._set_state(cmd_id, "restrict", holder, actor)
 
     def unrestrict(self, cmd_id: str, holder: str, *, actor: str = REGISTRY) -> CommandResult:
-        return self._set_state(cmd_id, "unrestrict", holder, HolderState.normal, actor)
+        return self._set_state(cmd_id, "unrestrict", holder, actor)
+
+    def freeze_account(self, cmd_id: str, holder: str, *, actor: str = REGISTRY) -> CommandResult:
+        """A judicial freeze of the whole account: nothing may leave it until it is unfrozen."""
+        return self._set_state(cmd_id, "freeze_account", holder, actor)
+
+    def unfreeze_account(self, cmd_id: str, holder: str, *, actor: str = REGISTRY) -> CommandResult:
+        return self._set_state(cmd_id, "unfreeze_account", holder, actor)
+
+    def begin_closure(self, cmd_id: str, holder: str, *, actor: str = REGISTRY) -> CommandResult:
+        """Closure pending: nothing more may come in, so the account can be emptied and closed."""
+        return self._set_state(cmd_id, "begin_closure", holder, actor)
 
     def close_account(self, cmd_id: str, holder: str, *, actor: str = REGISTRY) -> CommandResult:
         """Close: only with every account empty and nothing pending (`account_not_empty`)."""
-        return self._set_state(cmd_id, "close_account", holder, HolderState.closed, actor)
+        return self._set_state(cmd_id, "close_account", holder, actor)
 
-    def _set_state(
-        self, cmd_id: str, kind: str, holder: str, state: HolderState, actor: str
-    ) -> CommandResult:
+    def _set_state(self, cmd_id: str, kind: str, holder: str, actor: str) -> CommandResult:
         body = {"id": cmd_id, "account": holder}
+        allowed_from, state = STATE_CHANGES[kind]
 
         def build(uow: UnitOfWork, now: int) -> Command:
-            self._holder(uow, holder)
+            current = self._holder(uow, holder).state
+            if current not in allowed_from:
+                raise DomainError(
+                    RejectCode.account_state_does_not_allow,
+                    f"{kind} needs account {holder!r} to be "
+                    f"{' or '.join(sorted(allowed_from))}; it is {current}",
+                    field="account",
+                )
             if state == HolderState.closed:
                 busy = [
                     a
@@ -477,7 +505,7 @@ class Registry(RegistryBase):
         body = {"id": cmd_id, "account": holder, "amount_fen": amount_fen}
 
         def build(uow: UnitOfWork, now: int) -> Command:
-            self._holder(uow, holder)
+            self._holder(uow, holder, receiving=True)
             bank, fund = self._accounts(
                 uow, now, (BANK, Purpose.bank, CASH), (holder, Purpose.fund, CASH)
             )

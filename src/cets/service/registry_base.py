@@ -7,9 +7,15 @@ is `duplicate_id`. (The ledger kernel below keeps TigerBeetle's rule instead: a 
 id is not remembered and may be used again.) The id is checked under the writers' lock, so
 concurrent repeats get one execution and one answer.
 
-Holder states (DOMAIN.md, "Accounts"): a closed holder can do nothing (`account_closed`); a
-restricted or judicially frozen one cannot move units or money out (`account_restricted`), while
-units can still reach it and the authorities can still act on it (freeze, deduct, true-up).
+Holder states (DOMAIN.md, "Accounts") and exactly what each blocks:
+- normal: nothing;
+- restricted (a registry or supervisory measure) and frozen (a judicial freeze of the whole
+  account): the holder cannot move units or money out (transfer, cancel, pledge, withdraw:
+  `account_restricted`); units can still reach it, and the authorities can still act on it
+  (unit freezes, judicial deduction, forced surrender, true-up);
+- closure pending: nothing more may come in (`account_restricted`), so that it can be emptied and
+  closed; moving out is allowed;
+- closed: nothing at all (`account_closed`), for good.
 """
 
 from __future__ import annotations
@@ -112,7 +118,9 @@ class RegistryBase:
         return CommandResult(None, "", uow.transfers_of(known.seq), replayed=True, seq=known.seq)
 
     @staticmethod
-    def _holder(uow: UnitOfWork, holder_id: str, *, moving_out: bool = False) -> Holder:
+    def _holder(
+        uow: UnitOfWork, holder_id: str, *, moving_out: bool = False, receiving: bool = False
+    ) -> Holder:
         holder = uow.holder(holder_id)
         if holder is None:
             raise DomainError(RejectCode.unknown_account, f"no account holder {holder_id!r}")
@@ -120,7 +128,13 @@ class RegistryBase:
             raise DomainError(RejectCode.account_closed, f"account {holder_id!r} is closed")
         if moving_out and holder.state in (HolderState.restricted, HolderState.frozen):
             raise DomainError(
-                RejectCode.account_restricted, f"account {holder_id!r} is {holder.state}"
+                RejectCode.account_restricted,
+                f"account {holder_id!r} is {holder.state}: nothing may leave it",
+            )
+        if receiving and holder.state == HolderState.closure_pending:
+            raise DomainError(
+                RejectCode.account_restricted,
+                f"account {holder_id!r} is pending closure: nothing more may come in",
             )
         return holder
 
@@ -219,6 +233,7 @@ class RegistryBase:
             )
         now = to_us(self.clock.now())
         with self.store.unit_of_work() as uow:
+            uow.lock()
             existing = uow.holder(holder.id)
             if existing is not None:
                 if existing == holder:
@@ -226,6 +241,13 @@ class RegistryBase:
                 return CommandResult(
                     RejectCode.duplicate_id,
                     f"holder id {holder.id!r} is already registered differently",
+                )
+            same_subject = None if holder.code is None else uow.holder_by_code(holder.code)
+            if same_subject is not None:
+                return CommandResult(
+                    RejectCode.duplicate_id,
+                    f"code {holder.code} is already registered as holder {same_subject.id!r}: "
+                    "one subject, one registration account",
                 )
             uow.open_holders([holder], actor=actor, now_us=now)
             if holder.kind in TRADING_KINDS:
