@@ -84,11 +84,7 @@ def serve(
     from cets.entrypoints.api.app import create_app  # noqa: PLC0415
 
     url = database_url(db)
-    try:
-        store = SqlStore.existing(url)
-    except LookupError as exc:
-        err.print(str(exc), highlight=False, markup=False)
-        raise typer.Exit(2) from exc
+    store = _existing(url)
     policy = admin.load_policy(config)
     out.print(f"serving {_safe(url)} on http://{host}:{port} (docs at /docs)", highlight=False)
     try:
@@ -154,11 +150,7 @@ def audit_verify(db: DbOption = None) -> None:
     not something to create.
     """
     url = database_url(db)
-    try:
-        store = SqlStore.existing(url)
-    except LookupError as exc:
-        err.print(str(exc), highlight=False, markup=False)
-        raise typer.Exit(2) from exc
+    store = _existing(url)
     try:
         report = store.audit()
     finally:
@@ -175,6 +167,15 @@ def audit_verify(db: DbOption = None) -> None:
         highlight=False,
         markup=False,
     )
+
+
+def _existing(url: str) -> SqlStore:
+    """The database `cets init` made; exit 2 with the reason when there is none."""
+    try:
+        return SqlStore.existing(url)
+    except LookupError as exc:
+        err.print(str(exc), highlight=False, markup=False)
+        raise typer.Exit(2) from exc
 
 
 def _safe(url: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from cets.adapters.sql import access, statements
 from cets.adapters.sql import tables as t
@@ -11,6 +11,20 @@ from cets.domain.ledger.model import Account
 from cets.domain.registry.access import Person
 from cets.domain.registry.holders import Holder
 from cets.service.ports import Approval, CommandRecord, KeyRecord
+
+
+def command_record(conn: Connection, command_id: str) -> CommandRecord | None:
+    """What became of a command id (see `tables.commands`)."""
+    row = conn.execute(
+        select(
+            t.commands.c.kind,
+            t.commands.c.body,
+            t.commands.c.seq,
+            t.commands.c.code,
+            t.commands.c.message,
+        ).where(t.commands.c.id == command_id)
+    ).first()
+    return None if row is None else CommandRecord(command_id, *row)
 
 
 class StoreReads:
@@ -70,16 +84,7 @@ class StoreReads:
 
     def command_record(self, command_id: str) -> CommandRecord | None:
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(
-                    t.commands.c.kind,
-                    t.commands.c.body,
-                    t.commands.c.seq,
-                    t.commands.c.code,
-                    t.commands.c.message,
-                ).where(t.commands.c.id == command_id)
-            ).first()
-        return None if row is None else CommandRecord(command_id, *row)
+            return command_record(conn, command_id)
 
     def journal_page(self, *, after: int = 0, limit: int = 100) -> list[JournalEntry]:
         """Journal entries after seq `after` (without their transfer lines)."""

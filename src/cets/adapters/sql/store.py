@@ -25,7 +25,7 @@ from cets.adapters.sql.batch import BatchRows, Head, as_chains
 from cets.adapters.sql.database import WRITER, database_url, make_engine
 from cets.adapters.sql.hotpath import BatchIO, Row, batch_io, gc_paused
 from cets.adapters.sql.migrate import upgrade
-from cets.adapters.sql.reads import StoreReads
+from cets.adapters.sql.reads import StoreReads, command_record
 from cets.domain.journal import JournalEntry, chain_hash
 from cets.domain.ledger.kernel import LedgerState, apply_transfers
 from cets.domain.ledger.model import Account, Hold, Transfer
@@ -226,16 +226,7 @@ class SqlUnitOfWork(AccessRows):
     # -- command-level idempotency ----------------------------------------------------------
 
     def command(self, command_id: str) -> CommandRecord | None:
-        row = self.conn.execute(
-            select(
-                t.commands.c.kind,
-                t.commands.c.body,
-                t.commands.c.seq,
-                t.commands.c.code,
-                t.commands.c.message,
-            ).where(t.commands.c.id == command_id)
-        ).first()
-        return None if row is None else CommandRecord(command_id, *row)
+        return command_record(self.conn, command_id)
 
     def record_command(self, record: CommandRecord, now_us: int) -> None:
         self._lock_head()  # serialises writers, so two racing refusals cannot both insert
