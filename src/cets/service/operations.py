@@ -94,12 +94,28 @@ class Gate:
         try:
             self._authorize(person, kind, params)
         except DomainError as refused:
-            return CommandResult(refused.code, refused.message)
+            return CommandResult(refused.code, refused.message, field=refused.field)
         if self.policy.needs_approval(kind, dict(params)):
             parked = self._park(person, kind, cmd_id, params)
             if parked is not None:
                 return parked
+        else:
+            taken = self._taken_by_request(kind, cmd_id, params)
+            if taken is not None:
+                return taken
         return operation(self.registry, cmd_id, params, person.id)
+
+    def _taken_by_request(self, kind: str, cmd_id: str, params: Params) -> CommandResult | None:
+        """`duplicate_id` when a four-eyes request already holds `cmd_id` for something else
+        (its id is reserved for the operation it will run once approved)."""
+        with self.store.unit_of_work() as uow:
+            known = uow.approval(cmd_id)
+        if known is None or (known.kind == kind and _same(known.params, params)):
+            return None
+        return CommandResult(
+            RejectCode.duplicate_id,
+            f"command id {cmd_id!r} is held by a {known.kind} request awaiting approval",
+        )
 
     def _park(self, person: Person, kind: str, cmd_id: str, params: Params) -> CommandResult | None:
         """Record a pending request; None when the id already ran (the caller replays it)."""
@@ -176,7 +192,7 @@ class Gate:
         try:
             self._authorize(person, request.kind, request.params)
         except DomainError as refused:
-            return None, CommandResult(refused.code, refused.message)
+            return None, CommandResult(refused.code, refused.message, field=refused.field)
         now = self._now()
         if request.state == "approved" and request.decided_by == person.id:
             return request, CommandResult(None)
@@ -220,6 +236,10 @@ class Gate:
         for request in expired:
             self._decide(request, "expired", None)
         return len(expired)
+
+
+def _same(a: Params, b: Params) -> bool:
+    return canonical_json(dict(a)) == canonical_json(dict(b))
 
 
 def _pending(request: Approval) -> CommandResult:

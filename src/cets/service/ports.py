@@ -51,6 +51,7 @@ class CommandResult(NamedTuple):
     transfers: tuple[Transfer, ...] = ()
     replayed: bool = False
     seq: int | None = None  # the journal entry, for an accepted new command
+    field: str | None = None  # the parameter at fault, for a refusal about one
 
     @property
     def ok(self) -> bool:

@@ -63,7 +63,7 @@ class Registry(RegistryBase):
         def build(uow: UnitOfWork, now: int) -> Command:
             unit = self._unit_asset(asset)
             if to is not None:
-                self._holder(uow, to, receiving=True)
+                self._holder(uow, to, receiving=True, field="to")
             target = (to, Purpose.holding, unit) if to else (AUTHORITY, Purpose.reserve, unit)
             issuance, credit = self._accounts(uow, now, (AUTHORITY, Purpose.issuance, unit), target)
             return self._one(
@@ -83,7 +83,7 @@ class Registry(RegistryBase):
 
         def build(uow: UnitOfWork, now: int) -> Command:
             unit = self._unit_asset(asset)
-            self._holder(uow, to, receiving=True)
+            self._holder(uow, to, receiving=True, field="to")
             reserve = self._existing(uow, AUTHORITY, Purpose.reserve, unit, quantity)
             (target,) = self._accounts(uow, now, (to, Purpose.holding, unit))
             return self._one(
@@ -104,7 +104,7 @@ class Registry(RegistryBase):
 
         def build(uow: UnitOfWork, now: int) -> Command:
             unit = self._unit_asset(asset)
-            self._holder(uow, to, receiving=quantity > 0)
+            self._holder(uow, to, receiving=quantity > 0, field="to")
             if quantity == 0:
                 raise DomainError(
                     RejectCode.amount_must_be_positive,
@@ -135,7 +135,7 @@ class Registry(RegistryBase):
 
         def build(uow: UnitOfWork, now: int) -> Command:
             unit = self._unit_asset(asset)
-            self._holder(uow, holder, moving_out=True)
+            self._holder(uow, holder, moving_out=True, field="account")
             debit = self._existing(uow, holder, Purpose.holding, unit, quantity)
             (credit,) = self._accounts(uow, now, (REGISTRY, Purpose.cancellation, unit))
             return self._one(
@@ -155,8 +155,8 @@ class Registry(RegistryBase):
 
         def build(uow: UnitOfWork, now: int) -> Command:
             unit = self._unit_asset(asset)
-            self._holder(uow, source, moving_out=True)
-            self._holder(uow, to, receiving=True)
+            self._holder(uow, source, moving_out=True, field="from")
+            self._holder(uow, to, receiving=True, field="to")
             debit = self._existing(uow, source, Purpose.holding, unit, quantity)
             (credit,) = self._accounts(uow, now, (to, Purpose.holding, unit))
             return self._one(
@@ -185,7 +185,7 @@ class Registry(RegistryBase):
 
         def build(uow: UnitOfWork, now: int) -> Command:
             unit = self._unit_asset(asset)
-            self._holder(uow, holder)
+            self._holder(uow, holder, field="account")
             debit = self._existing(uow, holder, Purpose.holding, unit, quantity)
             (custody,) = self._accounts(uow, now, (REGISTRY, Purpose.frozen, unit))
             return self._one(
@@ -213,6 +213,12 @@ class Registry(RegistryBase):
         body = {"id": cmd_id, "ref": ref, "quantity": quantity}
 
         def build(uow: UnitOfWork, now: int) -> Command:
+            if quantity is not None and quantity <= 0:
+                raise DomainError(
+                    RejectCode.amount_must_be_positive,
+                    f"quantity {quantity}, was expected >= 1 (leave it out to release it all)",
+                    field="quantity",
+                )
             hold = self._named_hold(uow, freeze_hold_id(ref), "freeze", ref)
             return self._one(
                 "unfreeze",
@@ -234,7 +240,7 @@ class Registry(RegistryBase):
 
         def build(uow: UnitOfWork, now: int) -> Command:
             hold = self._named_hold(uow, freeze_hold_id(ref), "freeze", ref)
-            self._holder(uow, to, receiving=True)
+            self._holder(uow, to, receiving=True, field="to")
             custody, target = self._accounts(
                 uow, now, (REGISTRY, Purpose.frozen, hold.asset), (to, Purpose.holding, hold.asset)
             )
@@ -283,8 +289,8 @@ class Registry(RegistryBase):
 
         def build(uow: UnitOfWork, now: int) -> Command:
             unit = self._unit_asset(asset)
-            self._holder(uow, holder, moving_out=True)
-            self._holder(uow, pledgee)
+            self._holder(uow, holder, moving_out=True, field="account")
+            self._holder(uow, pledgee, field="pledgee")
             debit = self._existing(uow, holder, Purpose.holding, unit, quantity)
             (custody,) = self._accounts(uow, now, (pledgee, Purpose.pledged, unit))
             return self._one(
@@ -335,7 +341,7 @@ class Registry(RegistryBase):
                 )
             amount = quantity if quantity is not None else hold.remaining
             custody = uow.account_by_id(hold.credit_account_id)
-            self._holder(uow, custody.holder, receiving=True)
+            self._holder(uow, custody.holder, receiving=True, field="ref")
             (target,) = self._accounts(uow, now, (custody.holder, Purpose.holding, hold.asset))
             return Command(
                 "enforce",
@@ -384,7 +390,7 @@ class Registry(RegistryBase):
 
         def build(uow: UnitOfWork, now: int) -> Command:
             unit = self._unit_asset(asset)
-            self._holder(uow, holder)
+            self._holder(uow, holder, field="account")
             debit = self._existing(uow, holder, Purpose.holding, unit, quantity)
             (credit,) = self._accounts(uow, now, (AUTHORITY, Purpose.surrender, unit))
             return self._one(
@@ -406,8 +412,8 @@ class Registry(RegistryBase):
         body = {"id": cmd_id, "account": holder, "to": to}
 
         def build(uow: UnitOfWork, now: int) -> Command:
-            self._holder(uow, holder)
-            self._holder(uow, to, receiving=True)
+            self._holder(uow, holder, field="account")
+            self._holder(uow, to, receiving=True, field="to")
             if holder == to:
                 raise DomainError(
                     RejectCode.accounts_must_be_different,
@@ -470,7 +476,7 @@ class Registry(RegistryBase):
         allowed_from, state = STATE_CHANGES[kind]
 
         def build(uow: UnitOfWork, now: int) -> Command:
-            current = self._holder(uow, holder).state
+            current = self._holder(uow, holder, field="account").state
             if current not in allowed_from:
                 raise DomainError(
                     RejectCode.account_state_does_not_allow,
@@ -505,7 +511,7 @@ class Registry(RegistryBase):
         body = {"id": cmd_id, "account": holder, "amount_fen": amount_fen}
 
         def build(uow: UnitOfWork, now: int) -> Command:
-            self._holder(uow, holder, receiving=True)
+            self._holder(uow, holder, receiving=True, field="account")
             bank, fund = self._accounts(
                 uow, now, (BANK, Purpose.bank, CASH), (holder, Purpose.fund, CASH)
             )
@@ -525,7 +531,7 @@ class Registry(RegistryBase):
         body = {"id": cmd_id, "account": holder, "amount_fen": amount_fen}
 
         def build(uow: UnitOfWork, now: int) -> Command:
-            self._holder(uow, holder, moving_out=True)
+            self._holder(uow, holder, moving_out=True, field="account")
             fund = self._existing(uow, holder, Purpose.fund, CASH, amount_fen)
             (bank,) = self._accounts(uow, now, (BANK, Purpose.bank, CASH))
             return self._one(

@@ -86,7 +86,7 @@ class RegistryBase:
             try:
                 result = uow.submit([build(uow, now)], now)[0]
             except DomainError as refused:
-                result = CommandResult(refused.code, refused.message)
+                result = CommandResult(refused.code, refused.message, field=refused.field)
             if result.ok:
                 if not result.replayed:
                     uow.record_command(
@@ -119,22 +119,34 @@ class RegistryBase:
 
     @staticmethod
     def _holder(
-        uow: UnitOfWork, holder_id: str, *, moving_out: bool = False, receiving: bool = False
+        uow: UnitOfWork,
+        holder_id: str,
+        *,
+        moving_out: bool = False,
+        receiving: bool = False,
+        field: str = "account",
     ) -> Holder:
+        """The holder named by parameter `field`, if its state allows what the command does."""
         holder = uow.holder(holder_id)
         if holder is None:
-            raise DomainError(RejectCode.unknown_account, f"no account holder {holder_id!r}")
+            raise DomainError(
+                RejectCode.unknown_account, f"no account holder {holder_id!r}", field=field
+            )
         if holder.state == HolderState.closed:
-            raise DomainError(RejectCode.account_closed, f"account {holder_id!r} is closed")
+            raise DomainError(
+                RejectCode.account_closed, f"account {holder_id!r} is closed", field=field
+            )
         if moving_out and holder.state in (HolderState.restricted, HolderState.frozen):
             raise DomainError(
                 RejectCode.account_restricted,
                 f"account {holder_id!r} is {holder.state}: nothing may leave it",
+                field=field,
             )
         if receiving and holder.state == HolderState.closure_pending:
             raise DomainError(
                 RejectCode.account_restricted,
                 f"account {holder_id!r} is pending closure: nothing more may come in",
+                field=field,
             )
         return holder
 
