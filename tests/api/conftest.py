@@ -73,8 +73,8 @@ def build_api(url: str, policy: Policy | None = None) -> Api:
         assert registry.open_holder(holder, actor="setup").ok
     people = People(store, clock)
     api = Api(TestClient(create_app(store, clock=clock, policy=policy)), store, clock)
-    for person_id, (role, holder) in PEOPLE.items():
-        people.add(Person(person_id, person_id, role, holder), actor="setup")
+    for person_id, (role, operates) in PEOPLE.items():
+        people.add(Person(person_id, person_id, role, operates), actor="setup")
         api.keys[person_id] = people.issue_key(person_id, actor="setup").token
     return api
 
