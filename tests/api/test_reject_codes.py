@@ -27,11 +27,6 @@ from conftest import Api
 
 CEA = "CEA-2024"
 PROBLEM_JSON = "application/problem+json"
-FIELD_DROPPED = (
-    "the DomainError names the field, but registry_base._run and Gate.submit turn it into "
-    "CommandResult(code, message), which has no field, and deps.refused() builds the ApiError "
-    "without one"
-)
 
 Arrange = Callable[[Registry], object]
 
@@ -118,7 +113,6 @@ class Case:
     status: int
     code: str
     field: str | None = None
-    field_dropped: bool = False  # the API loses the field today (see FIELD_DROPPED)
     bug: str | None = None  # the refusal does not happen today: why (strict xfail)
     arrange: Arrange | None = None
     method: str = "POST"
@@ -150,7 +144,7 @@ CASES: dict[str, Case] = {
         "e1op", TRANSFER, transfer(asset="cea-2024"), 422, "invalid_field", "asset"
     ),
     "invalid_field: cash is not a unit asset": Case(
-        "e1op", TRANSFER, transfer(asset="CNY"), 422, "invalid_field", "asset", field_dropped=True
+        "e1op", TRANSFER, transfer(asset="CNY"), 422, "invalid_field", "asset"
     ),
     "invalid_field: money with three decimals": Case(
         "bank1", "/v1/registry/deposit", money("d", "12.345"), 422, "invalid_field", "amount"
@@ -226,7 +220,6 @@ CASES: dict[str, Case] = {
         422,
         "amount_must_be_positive",
         "quantity",
-        field_dropped=True,
     ),
     "amount_must_be_positive: an unfreeze of -1 t": Case(
         "reg1",
@@ -263,11 +256,10 @@ CASES: dict[str, Case] = {
         422,
         "accounts_must_be_different",
         "to",
-        field_dropped=True,
     ),
     # not_authorized
     "not_authorized: an operator moving another holder's units": Case(
-        "e2op", TRANSFER, transfer(), 403, "not_authorized", "from", field_dropped=True
+        "e2op", TRANSFER, transfer(), 403, "not_authorized", "from"
     ),
     "not_authorized: an operator reading another holder": Case(
         "e1op", "/v1/holders/E2/positions", None, 403, "not_authorized", "holder", method="GET"
@@ -343,7 +335,6 @@ CASES: dict[str, Case] = {
         422,
         "unknown_reference",
         "ref",
-        field_dropped=True,
     ),
     "unknown_reference: releasing an unknown pledge": Case(
         "reg1",
@@ -352,7 +343,6 @@ CASES: dict[str, Case] = {
         422,
         "unknown_reference",
         "ref",
-        field_dropped=True,
     ),
     "unknown_reference: enforcing an unknown pledge": Case(
         "reg1",
@@ -361,7 +351,6 @@ CASES: dict[str, Case] = {
         422,
         "unknown_reference",
         "ref",
-        field_dropped=True,
     ),
     "unknown_reference: deducting from an unknown freeze": Case(
         "reg1",
@@ -370,7 +359,6 @@ CASES: dict[str, Case] = {
         422,
         "unknown_reference",
         "ref",
-        field_dropped=True,
     ),
     "unknown_reference: approving an unknown request": Case(
         "auth2", "/v1/approvals/NOPE/approve", None, 422, "unknown_reference"
@@ -481,7 +469,6 @@ CASES: dict[str, Case] = {
         409,
         "account_not_empty",
         "account",
-        field_dropped=True,
     ),
     "account_not_empty: closing a pledgee while a pledge to it is open": Case(
         "reg1",
@@ -498,7 +485,6 @@ CASES: dict[str, Case] = {
         409,
         "account_state_does_not_allow",
         "account",
-        field_dropped=True,
     ),
     # balances
     "units_encumbered: transferring frozen units": Case(
@@ -571,18 +557,13 @@ def test_each_refusal_reaches_the_client_with_its_status_and_code(seeded: Api, c
         refusal.arrange(registry(seeded))
     before = positions(seeded)
     body = assert_problem(send(seeded, refusal), refusal.status, refusal.code)
-    if refusal.field is not None and not refusal.field_dropped:
+    if refusal.field is not None:
         assert body.get("field") == refusal.field, body
     assert positions(seeded) == before  # a refusal moves nothing
 
 
 def field_cases() -> list[Any]:
-    marks = pytest.mark.xfail(strict=True, reason=FIELD_DROPPED)
-    return [
-        pytest.param(name, marks=marks) if c.field_dropped else name
-        for name, c in CASES.items()
-        if c.field is not None and c.bug is None
-    ]
+    return [name for name, c in CASES.items() if c.field is not None and c.bug is None]
 
 
 @pytest.mark.parametrize("case", field_cases())

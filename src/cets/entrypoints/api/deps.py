@@ -68,7 +68,7 @@ def allow(person: Person, kind: str, params: Mapping[str, Any] | None = None) ->
 
 def refused(result: CommandResult) -> ApiError:
     assert result.code is not None
-    return ApiError(result.code, result.message)
+    return ApiError(result.code, result.message, field=result.field)
 
 
 def from_domain(exc: DomainError) -> ApiError:
