@@ -37,6 +37,7 @@ SUPERVISOR = frozenset({"sup1"})
 BANK = frozenset({"bank1"})
 READERS = AUTHORITY | REGISTRY | SUPERVISOR  # read_registry, and read_holder as staff
 E1_OPERATORS = frozenset({"e1op", "e1op2"})
+OTHER_OPERATORS = frozenset({"e2op", "i1op"})  # operators of holders other than E1
 PEOPLE_MANAGERS = AUTHORITY | REGISTRY
 EVERYONE = frozenset(PEOPLE)
 
@@ -68,6 +69,9 @@ class Row:
     prepare: Callable[[Api], Request]
     four_eyes: bool = False  # the route needs a pending four-eyes request
     public: bool = False  # answers without authentication
+    # Callers refused with 404 not_found rather than 403, so as not to give away that what they
+    # asked for exists (another holder's cancellation certificate).
+    hidden: frozenset[str] = frozenset()
 
 
 # -- arranging state (straight through the registry: no route, no roles) --------------------
@@ -230,10 +234,14 @@ MATRIX: dict[str, Row] = {
         READERS | E1_OPERATORS, get(f"{HOLDER_E1}/history", with_units, asset=CEA)
     ),
     "GET /v1/certificates/{cmd_id}": Row(
-        READERS | E1_OPERATORS, get(CERTIFICATE, with_cancellation)
+        READERS | E1_OPERATORS,
+        get(CERTIFICATE, with_cancellation),
+        hidden=OTHER_OPERATORS,
     ),
     "GET /v1/certificates/{cmd_id}/print": Row(
-        READERS | E1_OPERATORS, get(f"{CERTIFICATE}/print", with_cancellation)
+        READERS | E1_OPERATORS,
+        get(f"{CERTIFICATE}/print", with_cancellation),
+        hidden=OTHER_OPERATORS,
     ),
     # people, keys, approvals, journal, audit
     "GET /v1/me": Row(EVERYONE, get("/v1/me")),
@@ -295,12 +303,14 @@ def expected(row: Row, caller: str) -> str:
         return "allowed"
     if caller in KEYLESS:
         return "401 not_authenticated"
+    if caller in row.hidden:
+        return "404 not_found"
     return "allowed" if caller in row.allowed else "403 not_authorized"
 
 
-def outcome(answer: httpx.Response) -> str:
+def outcome(answer: httpx.Response, row: Row) -> str:
     """ "allowed" when the request got past authentication and authorisation."""
-    if answer.status_code in (401, 403):
+    if answer.status_code in (401, 403) or (answer.status_code == 404 and row.hidden):
         assert answer.headers["content-type"] == "application/problem+json"
         return f"{answer.status_code} {answer.json()['code']}"
     return "allowed"
@@ -343,11 +353,11 @@ def test_each_caller_gets_from_each_route_what_the_access_rules_give_its_role(
     refused = [c for c in CALLERS if c not in allowed]
 
     before = journal_length(matrix_api)
-    outcomes = {caller: outcome(send(matrix_api, request, caller)) for caller in refused}
+    outcomes = {caller: outcome(send(matrix_api, request, caller), row) for caller in refused}
     assert journal_length(matrix_api) == before, "a refused caller changed something"
     first = send(matrix_api, request, allowed[0])
     assert first.is_success, f"{allowed[0]}: {first.status_code} {first.text}"
-    outcomes |= {caller: outcome(send(matrix_api, request, caller)) for caller in allowed}
+    outcomes |= {caller: outcome(send(matrix_api, request, caller), row) for caller in allowed}
 
     assert outcomes == {caller: expected(row, caller) for caller in CALLERS}
 
@@ -442,7 +452,11 @@ def test_a_holder_operator_is_refused_every_read_and_move_of_another_holders_uni
         for action, a in answers.items()
     }
     refused = (403, "application/problem+json", "not_authorized")
-    assert refusals == dict.fromkeys(OWNER_ACTIONS, refused)
+    # Another holder's certificate is "not found", as if it did not exist: a 403 would say it does.
+    hidden = (404, "application/problem+json", "not_found")
+    assert refusals == {
+        action: hidden if "certificate" in action else refused for action in OWNER_ACTIONS
+    }
     assert (holding(two_holders, "E1"), holding(two_holders, "E2")) == (490, 490)
 
 

@@ -33,7 +33,7 @@ from cets.domain.ledger.model import (
     Transfer,
 )
 from cets.domain.registry.holders import Holder, HolderKind, HolderState
-from cets.domain.units import CASH, is_unit, parse_asset
+from cets.domain.units import CASH, AssetError, is_unit, parse_asset
 from cets.service.canonical import canonical_json
 from cets.service.clock import Clock, to_us
 from cets.service.ports import (
@@ -227,7 +227,10 @@ class RegistryBase:
 
     @staticmethod
     def _unit_asset(asset: str) -> str:
-        parsed = parse_asset(asset)
+        try:
+            parsed = parse_asset(asset)
+        except AssetError as exc:
+            raise DomainError(RejectCode.invalid_field, str(exc), field="asset") from exc
         if not is_unit(parsed):
             raise DomainError(
                 RejectCode.invalid_field, f"asset {asset!r} is not a unit asset", field="asset"

@@ -1,4 +1,5 @@
-"""The FastAPI application: `/v1` routes, OpenAPI at `/docs`, `GET /healthz` without auth.
+"""The FastAPI application: `/v1` routes, OpenAPI at `/docs` (Swagger UI) and `/redoc`,
+`GET /healthz` without auth.
 
 Routes are adapters: they parse, call a service, map the result (no SQL, no rules). Errors are
 problem+json (see `errors`). `create_app` takes its store, clock and policy, so tests and
@@ -9,11 +10,18 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi_offline import FastAPIOffline
+from starlette.exceptions import HTTPException
 
 from cets.adapters.sql.store import SqlStore
 from cets.domain.policy import Policy
 from cets.entrypoints.api.deps import Services
-from cets.entrypoints.api.errors import ApiError, on_api_error, on_validation_error
+from cets.entrypoints.api.errors import (
+    ApiError,
+    on_api_error,
+    on_http_error,
+    on_validation_error,
+)
 from cets.entrypoints.api.routes import access, holders, registry
 from cets.service.clock import Clock, SystemClock
 
@@ -21,7 +29,8 @@ from cets.service.clock import Clock, SystemClock
 def create_app(
     store: SqlStore, *, clock: Clock | None = None, policy: Policy | None = None
 ) -> FastAPI:
-    app = FastAPI(
+    # Swagger UI and ReDoc from the assets fastapi-offline ships: no CDN at run time.
+    app = FastAPIOffline(
         title="CETS",
         version="1",
         summary="The national carbon emission allowance system: registry API",
@@ -32,6 +41,7 @@ def create_app(
     app.state.services = Services.build(store, clock or SystemClock(), policy or Policy())
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(HTTPException, on_http_error)
 
     @app.get("/healthz", tags=["health"], summary="Liveness: answers without auth")
     def healthz() -> dict[str, str]:

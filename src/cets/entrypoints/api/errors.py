@@ -2,17 +2,22 @@
 
 `code` is a `RejectCode` value (or `not_authenticated`); clients branch on it, never on `detail`.
 The HTTP status follows the kind of refusal: the request's shape 422, who may do it 401/403, what
-it names 404 (a path) or 422 (a body field), the ledger's state 409.
+it names 404 (a path) or 422 (a body field), the ledger's state 409. A body that is not JSON at all
+(not UTF-8, say) is a shape problem too: 422 naming `body`, not the framework's plain 400. What the
+router itself refuses (no such path, a method it does not route) is problem+json as well.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 
 from cets.domain.errors import RejectCode
 
@@ -65,7 +70,14 @@ class ApiError(Exception):
         self.status = status or _STATUS.get(code, 409)
 
 
-def problem(code: str, detail: str, *, status: int, field: str | None = None) -> JSONResponse:
+def problem(
+    code: str,
+    detail: str,
+    *,
+    status: int,
+    field: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
     body = Problem(
         type=f"urn:cets:problem:{code}",
         title=code.replace("_", " "),
@@ -74,7 +86,8 @@ def problem(code: str, detail: str, *, status: int, field: str | None = None) ->
         code=code,
         field=field,
     )
-    headers = {"WWW-Authenticate": "ApiKey"} if status == 401 else None
+    if status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": "ApiKey"}
     return JSONResponse(
         body.model_dump(exclude_none=True),
         status_code=status,
@@ -92,13 +105,26 @@ async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     first: dict[str, Any] = exc.errors()[0]
     loc = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
-    name = ".".join(loc) or "body"
+    # A JSON syntax error's loc is ("body", <character offset>): the field is the body itself.
+    name = "body" if first.get("type") == "json_invalid" else ".".join(loc) or "body"
     return problem(
         RejectCode.invalid_field,
         f"{name}: {first.get('msg', 'invalid')}",
         status=422,
         field=name,
     )
+
+
+async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
+    """What the framework refuses before a route runs, as problem+json."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 400:
+        # FastAPI's 400: a body it could not read as JSON text (not UTF-8, say). The routes
+        # raise none of their own; a body they cannot parse is a 422 naming the field.
+        return problem(RejectCode.invalid_field, f"body: {exc.detail}", status=422, field="body")
+    # 404 for a path no route has, 405 (with `Allow`) for a method the path does not take.
+    code = "not_found" if exc.status_code == 404 else HTTPStatus(exc.status_code).name.lower()
+    return problem(code, str(exc.detail), status=exc.status_code, headers=exc.headers)
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -1,41 +1,82 @@
 """Request and response bodies of the API. Quantities are whole tonnes (integers); money is a
 string with two decimals ("1234.50"), parsed to fen at the edge; ids have the shapes the
-database stores, so a malformed one is a 422 naming the field, never a database error."""
+database stores, so a malformed one is a 422 naming the field, never a database error.
+
+Bodies are strict: a value has the JSON type the schema gives it (`false` is not the quantity 0,
+`"12"` is not 12, and, as `parse_tonnes` has it, neither is `12.0`). Asset codes, amounts and
+quantities have the domain's bounds (`parse_asset`, `MAX_INTEGER_DIGITS`), so what the schema
+admits is what the services accept."""
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from cets.domain.units import MAX_INTEGER_DIGITS, VINTAGE_MAX, VINTAGE_MIN, parse_asset
+
+_BELOW = 10**MAX_INTEGER_DIGITS  # tonnes and yuan stay below this (64-bit sums)
+# The shapes of ids, for bodies and for path and query parameters alike: what is stored is
+# printable ASCII, so no NUL byte or control character reaches the database. A client id also
+# names its approval request and its cancellation certificate in a URL path, so it has no "/"
+# (a "%2F" is decoded before routing: such an id could never be looked up).
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$"  # client ids, approvals, certificates; max 100
+REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@/-]*$"  # freeze and pledge refs (never in a path)
+HOLDER_PATTERN = ID_PATTERN  # holders and people: the same shape, max 64
+ASSET_PATTERN = r"^(CEA-[0-9]{4}|CCER|CNY)$"  # the vintage range is checked by `parse_asset`
 
 ClientId = Annotated[
     str,
     Field(
         min_length=1,
         max_length=100,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@/-]*$",
+        pattern=ID_PATTERN,
         description="The client's id for this command: its idempotency key",
     ),
 ]
-HolderRef = Annotated[
-    str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$")
+HolderRef = Annotated[str, Field(min_length=1, max_length=64, pattern=HOLDER_PATTERN)]
+Ref = Annotated[str, Field(min_length=1, max_length=100, pattern=REF_PATTERN)]
+Asset = Annotated[
+    str,
+    Field(
+        pattern=ASSET_PATTERN,
+        description=f"CEA-<vintage {VINTAGE_MIN}..{VINTAGE_MAX}>, CCER or CNY",
+    ),
+    AfterValidator(parse_asset),  # AssetError is a ValueError: a 422 naming the field
 ]
-Ref = Annotated[
-    str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@/-]*$")
+Tonnes = Annotated[
+    int, Field(ge=-(_BELOW - 1), le=_BELOW - 1, description="whole tonnes: 1000, never 1000.0")
 ]
-Asset = Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[A-Z]+(-[0-9]{4})?$")]
-Tonnes = Annotated[int, Field(ge=-(10**15), le=10**15, description="whole tonnes")]
 Money = Annotated[
-    str, Field(max_length=24, pattern=r"^-?[0-9]+(\.[0-9]{1,2})?$", description="yuan, 2 dp")
+    str,
+    Field(
+        pattern=rf"^[0-9]{{1,{MAX_INTEGER_DIGITS}}}(\.[0-9]{{1,2}})?$",
+        description="yuan, at most 2 decimals",
+    ),
 ]
 Text = Annotated[str, Field(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_date_text(value: object) -> object:
+    """Only `YYYY-MM-DD`, as the schema's `format: date` says; pydantic alone would also take a
+    count of seconds since 1970 (`date=0` is 1970-01-01)."""
+    if not isinstance(value, str) or _ISO_DATE.fullmatch(value) is None:
+        raise ValueError(f"{value!r}, was expected a date written YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
 
 
 T = TypeVar("T")
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
 
 class OpenHolderIn(Body):

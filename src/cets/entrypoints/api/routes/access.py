@@ -18,7 +18,7 @@ from cets.service.ports import Approval, KeyRecord
 
 router = APIRouter(prefix="/v1", tags=["access"])
 
-IdPath = Annotated[str, Path(max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@/-]*$")]
+IdPath = Annotated[str, Path(max_length=100, pattern=s.ID_PATTERN)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
@@ -80,7 +80,7 @@ def add_person(body: s.PersonIn, svc: Svc, person: Caller) -> s.PersonOut:
 def list_persons(
     svc: Svc,
     person: Caller,
-    holder: Annotated[str | None, Query(max_length=64)] = None,
+    holder: Annotated[str | None, Query(max_length=64, pattern=s.HOLDER_PATTERN)] = None,
 ) -> list[s.PersonOut]:
     allow(person, "manage_people")
     return [_person_out(p) for p in svc.store.persons(holder=holder)]
@@ -173,7 +173,7 @@ def list_approvals(
     svc: Svc,
     person: Caller,
     state: Literal["pending", "approved", "rejected", "expired"] | None = None,
-    after: Annotated[str | None, Query(max_length=100)] = None,
+    after: Annotated[str | None, Query(max_length=100, pattern=s.ID_PATTERN)] = None,
     limit: Limit = 100,
 ) -> s.Page[s.ApprovalOut]:
     now = to_us(svc.clock.now())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import html
 import io
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -25,8 +25,8 @@ from cets.service.queries import positions
 
 router = APIRouter(prefix="/v1", tags=["holders"])
 
-HolderPath = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$")]
-CmdPath = Annotated[str, Path(max_length=100)]
+HolderPath = Annotated[str, Path(max_length=64, pattern=s.HOLDER_PATTERN)]
+CmdPath = Annotated[str, Path(max_length=100, pattern=s.ID_PATTERN)]  # a cancel's client id
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Format = Annotated[Literal["json", "csv"], Query()]
 CSV_OR_JSON: dict[int | str, dict[str, Any]] = {
@@ -92,7 +92,7 @@ def open_holder(body: s.OpenHolderIn, response: Response, svc: Svc, person: Call
 def list_holders(
     svc: Svc,
     person: Caller,
-    after: Annotated[str | None, Query(max_length=64)] = None,
+    after: Annotated[str | None, Query(max_length=64, pattern=s.HOLDER_PATTERN)] = None,
     limit: Limit = 100,
 ) -> s.Page[s.HolderOut]:
     allow(person, "read_registry")
@@ -160,13 +160,13 @@ def get_statement(
     holder: HolderPath,
     svc: Svc,
     person: Caller,
-    at: Annotated[date, Query(alias="date")],
+    at: Annotated[s.IsoDate, Query(alias="date")],
     format: Format = "json",
 ) -> s.StatementOut | Response:
     allow(person, "read_holder", {"holder": holder})
     _known(svc, holder)
-    end = datetime.combine(at + timedelta(days=1), time(), SHANGHAI)
-    cutoff = to_us(end) - 1
+    # The day's last microsecond, without computing the next day (none after 9999-12-31).
+    cutoff = to_us(datetime.combine(at, time.max, SHANGHAI))
     units: dict[str, dict[str, int]] = {}
     funds: dict[str, str] | None = None
     for account in svc.store.accounts_of(holder):
@@ -199,7 +199,7 @@ def get_history(
     holder: HolderPath,
     svc: Svc,
     person: Caller,
-    asset: Annotated[str, Query(max_length=16)],
+    asset: Annotated[str, Query(pattern=s.ASSET_PATTERN)],
     before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     limit: Limit = 100,
     format: Format = "json",
@@ -244,11 +244,16 @@ def get_history(
 
 
 def _certificate(svc: Svc, person: Caller, cmd_id: str) -> s.CertificateOut:
+    # Who may read certificates at all is checked first; then another holder's certificate is
+    # "not found" like one that does not exist, so its existence is not given away.
+    allow(person, "read_holder", {"holder": person.holder})
     record = svc.store.command_record(cmd_id)
+    missing = ApiError("not_found", f"no cancellation {cmd_id!r}", status=404)
     if record is None or record.kind != "cancel" or record.seq is None:
-        raise ApiError("not_found", f"no cancellation {cmd_id!r}", status=404)
+        raise missing
     body = orjson.loads(record.body)
-    allow(person, "read_holder", {"holder": body["account"]})
+    if person.holder is not None and person.holder != body["account"]:
+        raise missing
     entry = svc.store.journal_entry(record.seq)
     assert entry is not None, f"journal entry {record.seq} of command {cmd_id!r} is missing"
     return s.CertificateOut(
