@@ -161,7 +161,9 @@ class Store(Protocol):
 
     def audit(self) -> AuditReport: ...
 
-    def persons(self, *, holder: str | None = None) -> list[Person]: ...
+    def persons(
+        self, *, holder: str | None = None, after: str | None = None, limit: int | None = None
+    ) -> list[Person]: ...
 
     def approvals(
         self, *, state: str | None = None, after: str | None = None, limit: int | None = 100

@@ -49,10 +49,19 @@ def person(conn: Connection, person_id: str) -> Person | None:
     return None if row is None else _person(row)
 
 
-def persons(conn: Connection, *, holder: str | None = None) -> list[Person]:
-    stmt = select(t.persons).order_by(t.persons.c.id)
+def persons(
+    conn: Connection,
+    *,
+    holder: str | None = None,
+    after: str | None = None,
+    limit: int | None = None,
+) -> list[Person]:
+    """People in id order, from just after `after` (keyset pagination)."""
+    stmt = select(t.persons).order_by(t.persons.c.id).limit(limit)
     if holder is not None:
         stmt = stmt.where(t.persons.c.holder == holder)
+    if after is not None:
+        stmt = stmt.where(t.persons.c.id > after)
     return [_person(r) for r in conn.execute(stmt)]
 
 

@@ -36,9 +36,11 @@ class StoreReads:
         with self.engine.connect() as conn:
             return access.person(conn, person_id)
 
-    def persons(self, *, holder: str | None = None) -> list[Person]:
+    def persons(
+        self, *, holder: str | None = None, after: str | None = None, limit: int | None = None
+    ) -> list[Person]:
         with self.engine.connect() as conn:
-            return access.persons(conn, holder=holder)
+            return access.persons(conn, holder=holder, after=after, limit=limit)
 
     def key(self, key_id: str) -> KeyRecord | None:
         with self.engine.connect() as conn:
@@ -81,6 +83,18 @@ class StoreReads:
                 .order_by(t.accounts.c.purpose, t.accounts.c.asset)
             )
             return [Account(*r) for r in rows]
+
+    def account_names(self, account_ids: set[int]) -> dict[int, str]:
+        """`holder/purpose` of each account id, for statements."""
+        if not account_ids:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.accounts.c.id, t.accounts.c.holder, t.accounts.c.purpose).where(
+                    t.accounts.c.id.in_(sorted(account_ids))
+                )
+            )
+            return {r.id: f"{r.holder}/{r.purpose}" for r in rows}
 
     def command_record(self, command_id: str) -> CommandRecord | None:
         with self.engine.connect() as conn:

@@ -73,17 +73,23 @@ def add_person(body: s.PersonIn, svc: Svc, person: Caller) -> s.PersonOut:
 
 @router.get(
     "/persons",
-    response_model=list[s.PersonOut],
+    response_model=s.Page[s.PersonOut],
     responses=responses(401, 403, 422),
-    summary="People, optionally those operating one holder",
+    summary="People in id order, optionally those operating one holder",
 )
 def list_persons(
     svc: Svc,
     person: Caller,
     holder: Annotated[str | None, Query(max_length=64, pattern=s.HOLDER_PATTERN)] = None,
-) -> list[s.PersonOut]:
+    after: Annotated[str | None, Query(max_length=64, pattern=s.HOLDER_PATTERN)] = None,
+    limit: Limit = 100,
+) -> s.Page[s.PersonOut]:
     allow(person, "manage_people")
-    return [_person_out(p) for p in svc.store.persons(holder=holder)]
+    page = svc.store.persons(holder=holder, after=after, limit=limit)
+    return s.Page[s.PersonOut](
+        items=[_person_out(p) for p in page],
+        next=page[-1].id if len(page) == limit else None,
+    )
 
 
 @router.post(

@@ -216,9 +216,7 @@ def get_history(
         None,
     )
     lines = [] if account is None else svc.store.history(account.id, before=before, limit=limit)
-    names: dict[int, str] = (
-        {a.id: f"{a.holder}/{a.purpose}" for a in svc.store.all_accounts()} if lines else {}
-    )
+    names = svc.store.account_names({line.counterparty_account for line in lines})
     items = [
         s.HistoryLineOut(
             ordinal=line.ordinal,
