@@ -6,6 +6,7 @@ import csv
 import io
 from datetime import timedelta
 
+from cets.domain.registry.holders import Holder
 from cets.service.registry import Registry
 from conftest import Api
 
@@ -88,3 +89,11 @@ def test_people_and_holders_come_in_pages_that_together_list_each_once(api_sqlit
             if after is None:
                 break
         assert ids == sorted(ids) and len(ids) == len(set(ids)) > 3, (path, ids)
+
+
+def test_holders_under_one_actual_controller_are_listed_together(api_sqlite: Api) -> None:
+    reg = Registry(api_sqlite.store, api_sqlite.clock)
+    assert reg.open_holder(Holder("E7", "key_emitter", "Sister plant", "G1"), actor="t").ok
+    related = api_sqlite.get("/v1/holders", "sup1", controller="G1").json()["items"]
+    assert [h["id"] for h in related] == ["E2", "E7"]
+    assert api_sqlite.get("/v1/holders", "sup1", controller="G9").json()["items"] == []

@@ -65,10 +65,16 @@ class StoreReads:
             r = conn.execute(select(t.holders).where(t.holders.c.id == holder_id)).first()
         return None if r is None else Holder(r.id, r.kind, r.name, r.controller, r.state, r.code)
 
-    def holder_page(self, *, after: str | None = None, limit: int = 100) -> list[Holder]:
+    def holder_page(
+        self, *, after: str | None = None, limit: int = 100, controller: str | None = None
+    ) -> list[Holder]:
+        """Holders in id order; with `controller`, those under that actual controller (the
+        related accounts supervision looks at together)."""
         stmt = select(t.holders).order_by(t.holders.c.id).limit(limit)
         if after is not None:
             stmt = stmt.where(t.holders.c.id > after)
+        if controller is not None:
+            stmt = stmt.where(t.holders.c.controller == controller)
         with self.engine.connect() as conn:
             return [
                 Holder(r.id, r.kind, r.name, r.controller, r.state, r.code)

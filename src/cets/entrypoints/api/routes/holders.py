@@ -87,16 +87,17 @@ def open_holder(body: s.OpenHolderIn, response: Response, svc: Svc, person: Call
     "/holders",
     response_model=s.Page[s.HolderOut],
     responses=responses(401, 403, 422),
-    summary="Every holder, in id order",
+    summary="Every holder in id order, or those under one actual controller",
 )
 def list_holders(
     svc: Svc,
     person: Caller,
     after: Annotated[str | None, Query(max_length=64, pattern=s.HOLDER_PATTERN)] = None,
     limit: Limit = 100,
+    controller: Annotated[str | None, Query(max_length=64, pattern=s.HOLDER_PATTERN)] = None,
 ) -> s.Page[s.HolderOut]:
     allow(person, "read_registry")
-    page = svc.store.holder_page(after=after, limit=limit)
+    page = svc.store.holder_page(after=after, limit=limit, controller=controller)
     return s.Page[s.HolderOut](
         items=[_holder_out(h) for h in page],
         next=page[-1].id if len(page) == limit else None,
