@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from cets.adapters.sql.database import database_url
 from cets.adapters.sql.store import SqlStore
 from cets.entrypoints import cli_admin as admin
+from cets.entrypoints import cli_import
 from cets.entrypoints import scenario as scenarios
 from cets.service.clock import SystemClock
 from cets.service.people import People
@@ -41,6 +42,7 @@ app.add_typer(admin.registry_app, name="registry")
 app.add_typer(admin.approvals_app, name="approvals")
 app.add_typer(admin.person_app, name="person")
 app.add_typer(admin.key_app, name="key")
+app.add_typer(cli_import.import_app, name="import")
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)

@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -262,4 +263,41 @@ TRANSFER_FIELDS = tuple(
         "ref",
         "timestamp",
     )
+)
+
+# One row per instrument and trading day: the daily bar, whoever made it (an importer of published
+# quotes, later the trading engine at day close). Prices are fen per tonne, volumes whole tonnes,
+# amounts fen. `day` is the Asia/Shanghai trading day (DATE; SQLite keeps it as ISO text, which
+# sorts and compares like the date). A day without trades has no bar. `volume_t`/`amount_fen`
+# count all the day's trades and `block_*` the block (agreement) part of them, as
+# `cets.domain.marketdata.klines.DailyStats` does (0 when a source does not split them out).
+# `open/high/low` are NULL together when the source gives no range (a close-only series such as
+# the Hubei CSV, a market publishing only its average): draw such a day flat at its close.
+# `close_fen` is always there. `source` says where the bar came from (the file's name, the engine).
+daily_bars = Table(
+    "daily_bars",
+    metadata,
+    Column("instrument", String(32), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("open_fen", BigInteger),
+    Column("high_fen", BigInteger),
+    Column("low_fen", BigInteger),
+    Column("close_fen", BigInteger, nullable=False),
+    Column("volume_t", BigInteger, nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("block_volume_t", BigInteger, nullable=False, server_default="0"),
+    Column("block_amount_fen", BigInteger, nullable=False, server_default="0"),
+    Column("source", String(64), nullable=False),
+    CheckConstraint(
+        "close_fen > 0 AND volume_t >= 0 AND amount_fen >= 0 AND block_volume_t >= 0 "
+        "AND block_amount_fen >= 0",
+        name="values_not_negative",
+    ),
+    CheckConstraint(
+        "(open_fen IS NULL AND high_fen IS NULL AND low_fen IS NULL) OR "
+        "(open_fen IS NOT NULL AND high_fen IS NOT NULL AND low_fen IS NOT NULL "
+        "AND low_fen > 0 AND low_fen <= open_fen AND open_fen <= high_fen "
+        "AND low_fen <= close_fen AND close_fen <= high_fen)",
+        name="range_holds_open_and_close",
+    ),
 )
