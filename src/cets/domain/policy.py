@@ -15,6 +15,7 @@ Choices where DOMAIN.md gives no number (written down here so they are found):
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
+from datetime import date
 from typing import Any
 
 
@@ -58,6 +59,8 @@ class Policy:
     t_plus: int = 1
     position_limit: PositionLimit | None = field(default_factory=PositionLimit)
     large_holder_pct: int = 80
+    # Trading days: weekends and these ISO dates ("2024-10-01") are closed; sorted, no repeats.
+    holidays: tuple[str, ...] = ()
     # Compliance (DOMAIN.md, "Allocation and compliance")
     pre_allocation_pct: int = 70
     gap_cap_pct: int | None = 20  # None: the 20% gap cap is off
@@ -83,7 +86,12 @@ class Policy:
         if not isinstance(config, dict):
             raise PolicyError("config", "expected a mapping of keys to values")
         changes: dict[str, Any] = {}
-        simple = {f.name for f in fields(self)} - {"fees", "position_limit", "four_eyes_ops"}
+        simple = {f.name for f in fields(self)} - {
+            "fees",
+            "position_limit",
+            "four_eyes_ops",
+            "holidays",
+        }
         for key, value in config.items():
             if key == "fees_bps":
                 changes["fees"] = _fees(value, self.fees)
@@ -107,6 +115,8 @@ class Policy:
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                     raise PolicyError(key, f"{value!r}, was expected a list of operation names")
                 changes[key] = tuple(value)
+            elif key == "holidays":
+                changes[key] = _holidays(value)
             elif key in simple:
                 changes[key] = _int(key, value)
             else:
@@ -138,6 +148,28 @@ def _fees(value: Any, current: FeeSchedule) -> FeeSchedule:
         _int("fees_bps.seller", fees.get("seller", current.seller_bps)),
         _int("fees_bps.min_fee_fen", fees.get("min_fee_fen", current.min_fee_fen)),
     )
+
+
+def _holidays(value: Any) -> tuple[str, ...]:
+    """YYYY-MM-DD dates, as strings or as the `date` objects YAML makes of unquoted dates."""
+    if not isinstance(value, list | tuple):
+        raise PolicyError("holidays", f"{value!r}, was expected a list of dates like 2024-10-01")
+    days = {_holiday(f"holidays[{i}]", item) for i, item in enumerate(value)}
+    return tuple(day.isoformat() for day in sorted(days))
+
+
+def _holiday(key: str, value: Any) -> date:
+    if type(value) is date:
+        return value
+    if isinstance(value, str):
+        try:
+            day = date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+        else:
+            if day.isoformat() == value.strip():  # YYYY-MM-DD only, not 20241001 or 2024-W40-2
+                return day
+    raise PolicyError(key, f"{value!r}, was expected an ISO date like 2024-10-01")
 
 
 def _position_limit(value: Any) -> PositionLimit | None:
