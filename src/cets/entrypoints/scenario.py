@@ -16,6 +16,7 @@ until the first `at`.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -35,8 +36,10 @@ from cets.domain.units import (
     parse_fen,
     parse_tonnes,
 )
-from cets.service.clock import SHANGHAI, SettableClock
+from cets.service.clock import SHANGHAI, SettableClock, from_us
+from cets.service.exchange import Exchange
 from cets.service.operations import Gate
+from cets.service.ports import CommandResult
 from cets.service.queries import positions
 from cets.service.registry import Registry
 
@@ -119,6 +122,12 @@ SUPPORTED = frozenset(
         "freeze_account",
         "unfreeze_account",
         "begin_closure",
+        "order",
+        "pick",
+        "cancel_order",
+        "halt",
+        "resume",
+        "end_of_day",
     }
 )
 TOP_LEVEL = frozenset(
@@ -334,18 +343,25 @@ def _run_on(scenario: Scenario, store: SqlStore) -> dict[str, Any]:
         # The runner acts as whichever role a step needs (SCENARIOS.md): roles are not checked,
         # four-eyes is when the file's config turns it on.
         gate = Gate(registry, scenario.policy, check_roles=False)
-        steps = [_execute(step, gate, clock) for step in scenario.steps]
+        exchange = Exchange(store, clock, scenario.policy)
+        for symbol, prev_close in scenario.instruments.items():
+            listed = exchange.list_instrument(symbol, prev_close, actor=ACTOR)
+            if not listed.ok:
+                raise ScenarioError(f"instruments: {symbol!r}: {listed.code}: {listed.message}")
+        steps = [_execute(step, gate, exchange, clock) for step in scenario.steps]
         return outcome(store, steps)
     finally:
         store.close()
 
 
-def _execute(step: Step, gate: Gate, clock: SettableClock) -> dict[str, Any]:
+def _execute(step: Step, gate: Gate, exchange: Exchange, clock: SettableClock) -> dict[str, Any]:
     if step.kind == "at":
         clock.set(step.args["at"])
         return {"index": step.index, "ok": True}
     if step.kind == "approve":
         result = gate.approve(APPROVER, f"s{step.args['step']}")
+    elif step.kind in _VENUE:
+        result = _VENUE[step.kind](exchange, step.args)
     else:
         result = gate.submit(RUNNER, step.kind, f"s{step.index}", step.args)
     entry: dict[str, Any] = {"index": step.index, "ok": result.ok}
@@ -354,6 +370,78 @@ def _execute(step: Step, gate: Gate, clock: SettableClock) -> dict[str, Any]:
         entry["code"] = result.code.value
         entry["message"] = result.message
     return entry
+
+
+_VENUE: dict[str, Callable[[Exchange, dict[str, Any]], CommandResult]] = {
+    "order": lambda x, a: x.place(
+        a["id"],
+        a["account"],
+        a["instrument"],
+        a["side"],
+        a["quantity"],
+        a["price"],
+        mode=a.get("mode", "listed"),
+        actor=a["account"],
+    ),
+    "pick": lambda x, a: x.pick(
+        a["id"], a["account"], a["quote"], a["quantity"], actor=a["account"]
+    ),
+    "cancel_order": lambda x, a: x.cancel(a["id"], actor=ACTOR),
+    "halt": lambda x, a: x.halt(a["instrument"], actor=ACTOR),
+    "resume": lambda x, a: x.halt(a["instrument"], actor=ACTOR, halted=False),
+    "end_of_day": lambda x, a: x.end_of_day(actor=ACTOR),
+}
+
+
+def _orders(store: SqlStore) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for o in store.venue_orders():
+        entry: dict[str, Any] = {
+            "status": o.status,
+            "filled": o.filled,
+            "remaining": o.quantity - o.filled - o.cancelled,
+        }
+        if o.reason:
+            entry["reason"] = o.reason
+        out[o.id] = entry
+    return out
+
+
+def _trades(store: SqlStore) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": t.id,
+            "instrument": t.instrument,
+            "mode": t.mode,
+            "buy_order": t.buy_order,
+            "sell_order": t.sell_order,
+            "buyer": t.buyer,
+            "seller": t.seller,
+            "quantity": t.quantity,
+            "price": format_fen(t.price),
+            "at": from_us(t.at_us).replace(tzinfo=None).isoformat(),
+        }
+        for t in store.venue_trades()
+    ]
+
+
+def _market(store: SqlStore) -> dict[str, Any]:
+    return {
+        symbol: {
+            bar.day.isoformat(): {
+                "open": format_fen(bar.open_fen or bar.close_fen),
+                "high": format_fen(bar.high_fen or bar.close_fen),
+                "low": format_fen(bar.low_fen or bar.close_fen),
+                "close": format_fen(bar.close_fen),
+                "volume": bar.volume_t,
+                "amount": format_fen(bar.amount_fen),
+                "block_volume": bar.block_volume_t,
+                "block_amount": format_fen(bar.block_amount_fen),
+            }
+            for bar in store.daily_bars(symbol)
+        }
+        for symbol in store.venue_instruments()
+    }
 
 
 def outcome(store: SqlStore, steps: list[dict[str, Any]]) -> dict[str, Any]:
@@ -365,8 +453,8 @@ def outcome(store: SqlStore, steps: list[dict[str, Any]]) -> dict[str, Any]:
         violations.insert(0, {"rule": "journal_chain", "message": str(report.chain_break)})
     return {
         "steps": steps,
-        "orders": {},
-        "trades": [],
+        "orders": _orders(store),
+        "trades": _trades(store),
         "holdings": {
             holder: {
                 asset: {
@@ -388,7 +476,7 @@ def outcome(store: SqlStore, steps: list[dict[str, Any]]) -> dict[str, Any]:
             }
             for holder, p in funds.items()
         },
-        "market": {},
+        "market": _market(store),
         "compliance": {},
         "alerts": [],
         "audit": {"ok": report.ok, "violations": violations},

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, NamedTuple, Protocol
 
 from cets.domain.errors import RejectCode
@@ -197,3 +198,44 @@ class Approval:
     decided_at: int | None = None
     reason: str | None = None
     code: str | None = None  # what the approved operation came to (None: accepted)
+
+
+@dataclass(slots=True)
+class OrderRow:
+    """An order as the venue records it (accepted or rejected) and its state now."""
+
+    id: str
+    seq: int
+    instrument: str
+    account: str
+    side: str
+    mode: str
+    price: int
+    quantity: int
+    filled: int
+    cancelled: int
+    status: str
+    reason: str | None
+    day: date
+    at_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class TradeRow:
+    """A trade as made, and the journal entry that settled it once settled."""
+
+    ordinal: int
+    id: str
+    instrument: str
+    mode: str
+    buy_order: str
+    sell_order: str
+    buyer: str
+    seller: str
+    price: int
+    quantity: int
+    buyer_fee: int
+    seller_fee: int
+    day: date
+    at_us: int
+    settled_seq: int | None = None

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Engine, select
 
-from cets.adapters.sql import access, statements
+from cets.adapters.sql import access, bars, statements, venue
 from cets.adapters.sql import tables as t
 from cets.domain.journal import JournalEntry
 from cets.domain.ledger.model import Account
 from cets.domain.registry.access import Person
 from cets.domain.registry.holders import Holder
-from cets.service.ports import Approval, CommandRecord, KeyRecord
+from cets.service.ports import Approval, CommandRecord, KeyRecord, OrderRow, TradeRow
 
 
 def command_record(conn: Connection, command_id: str) -> CommandRecord | None:
@@ -120,6 +120,22 @@ class StoreReads:
     def journal_entry(self, seq: int) -> JournalEntry | None:
         page = self.journal_page(after=seq - 1, limit=1)
         return page[0] if page and page[0].seq == seq else None
+
+    def venue_orders(self) -> list[OrderRow]:
+        with self.engine.connect() as conn:
+            return venue.orders(conn)
+
+    def venue_trades(self) -> list[TradeRow]:
+        with self.engine.connect() as conn:
+            return venue.trades(conn)
+
+    def venue_instruments(self) -> dict[str, tuple[int, bool]]:
+        with self.engine.connect() as conn:
+            return venue.instruments(conn)
+
+    def daily_bars(self, instrument: str) -> list[bars.DailyBar]:
+        with self.engine.connect() as conn:
+            return bars.read_bars(conn, instrument)
 
     def history(
         self, account_id: int, *, before: int | None = None, limit: int = 100

@@ -26,6 +26,7 @@ from cets.adapters.sql.database import WRITER, database_url, make_engine
 from cets.adapters.sql.hotpath import BatchIO, Row, batch_io, gc_paused
 from cets.adapters.sql.migrate import upgrade
 from cets.adapters.sql.reads import StoreReads, command_record
+from cets.adapters.sql.venue import VenueRows
 from cets.domain.journal import JournalEntry, chain_hash
 from cets.domain.ledger.kernel import LedgerState, apply_transfers
 from cets.domain.ledger.model import Account, Hold, Transfer
@@ -42,7 +43,7 @@ from cets.service.ports import (
 )
 
 
-class SqlUnitOfWork(AccessRows):
+class SqlUnitOfWork(AccessRows, VenueRows):
     """One transaction on one connection. Writes lock the journal head first (see module doc)."""
 
     def __init__(self, conn: Connection) -> None:

@@ -301,3 +301,73 @@ daily_bars = Table(
         name="range_holds_open_and_close",
     ),
 )
+
+# The trading venue. `venue` is one row: the market-wide halt and a version every venue command
+# bumps, so an engine sees that another process changed the books and rebuilds them. One row per
+# instrument (a unit asset traded) with the previous close its band is measured from.
+venue = Table(
+    "venue",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
+    Column("halted", Integer, nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
+)
+
+instruments = Table(
+    "instruments",
+    metadata,
+    Column("symbol", String(16), primary_key=True),
+    Column("prev_close_fen", BigInteger, nullable=False),
+    Column("halted", Integer, nullable=False),
+    CheckConstraint("prev_close_fen > 0", name="prev_close_positive"),
+)
+
+# Every order given, accepted or not, and its state now. `seq` is its arrival order on the venue
+# (time priority): the books are rebuilt by re-entering the open orders in seq order.
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("instrument", String(16), nullable=False),
+    Column("account", String(64), nullable=False),
+    Column("side", String(4), nullable=False),
+    Column("mode", String(8), nullable=False),
+    Column("price_fen", BigInteger, nullable=False),
+    Column("quantity_t", BigInteger, nullable=False),
+    Column("filled_t", BigInteger, nullable=False),
+    Column("cancelled_t", BigInteger, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("reason", String(64)),
+    Column("day", Date, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    CheckConstraint(
+        "filled_t >= 0 AND cancelled_t >= 0 AND filled_t + cancelled_t <= quantity_t",
+        name="filled_within_quantity",
+    ),
+    Index("ix_orders_status", "status"),
+)
+
+# Trades in the order they were made (`ordinal`; id T<ordinal>), settled by the day's end run.
+trades = Table(
+    "trades",
+    metadata,
+    Column("ordinal", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", String(32), nullable=False),
+    Column("instrument", String(16), nullable=False),
+    Column("mode", String(8), nullable=False),
+    Column("buy_order", String(100), nullable=False),
+    Column("sell_order", String(100), nullable=False),
+    Column("buyer", String(64), nullable=False),
+    Column("seller", String(64), nullable=False),
+    Column("price_fen", BigInteger, nullable=False),
+    Column("quantity_t", BigInteger, nullable=False),
+    Column("buyer_fee_fen", BigInteger, nullable=False),
+    Column("seller_fee_fen", BigInteger, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("settled_seq", BigInteger),  # the journal entry that settled it
+    UniqueConstraint("id", name="uq_trades_id"),
+    Index("ix_trades_day", "day"),
+)

@@ -1,0 +1,238 @@
+"""Rows of the trading venue: the venue row, instruments, orders and trades (see `tables`).
+
+`VenueRows` is mixed into the unit of work, so the venue's writes share the transaction of the
+journal entries and ledger holds they go with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+
+from cets.adapters.sql import tables as t
+from cets.adapters.sql.bars import DailyBar, write_bars
+from cets.domain.ledger.model import Hold
+from cets.domain.marketdata.klines import DailyStats
+from cets.service.ports import OrderRow, TradeRow
+
+_ORDER_COLUMNS = (
+    t.orders.c.id,
+    t.orders.c.seq,
+    t.orders.c.instrument,
+    t.orders.c.account,
+    t.orders.c.side,
+    t.orders.c.mode,
+    t.orders.c.price_fen,
+    t.orders.c.quantity_t,
+    t.orders.c.filled_t,
+    t.orders.c.cancelled_t,
+    t.orders.c.status,
+    t.orders.c.reason,
+    t.orders.c.day,
+    t.orders.c.at_us,
+)
+_TRADE_COLUMNS = (
+    t.trades.c.ordinal,
+    t.trades.c.id,
+    t.trades.c.instrument,
+    t.trades.c.mode,
+    t.trades.c.buy_order,
+    t.trades.c.sell_order,
+    t.trades.c.buyer,
+    t.trades.c.seller,
+    t.trades.c.price_fen,
+    t.trades.c.quantity_t,
+    t.trades.c.buyer_fee_fen,
+    t.trades.c.seller_fee_fen,
+    t.trades.c.day,
+    t.trades.c.at_us,
+    t.trades.c.settled_seq,
+)
+OPEN = ("open", "partially_filled")
+
+
+def orders(conn: Connection, *, status: Sequence[str] | None = None) -> list[OrderRow]:
+    """Orders in arrival order (all, or those in `status`)."""
+    stmt = select(*_ORDER_COLUMNS).order_by(t.orders.c.seq, t.orders.c.id)
+    if status is not None:
+        stmt = stmt.where(t.orders.c.status.in_(list(status)))
+    return [OrderRow(*r) for r in conn.execute(stmt)]  # type: ignore[call-arg]
+
+
+def trades(conn: Connection, *, day: date | None = None, unsettled: bool = False) -> list[TradeRow]:
+    stmt = select(*_TRADE_COLUMNS).order_by(t.trades.c.ordinal)
+    if day is not None:
+        stmt = stmt.where(t.trades.c.day == day)
+    if unsettled:
+        stmt = stmt.where(t.trades.c.settled_seq.is_(None))
+    return [TradeRow(*r) for r in conn.execute(stmt)]  # type: ignore[call-arg]
+
+
+def instruments(conn: Connection) -> dict[str, tuple[int, bool]]:
+    """symbol -> (previous close in fen, halted)."""
+    rows = conn.execute(select(t.instruments).order_by(t.instruments.c.symbol))
+    return {r.symbol: (r.prev_close_fen, bool(r.halted)) for r in rows}
+
+
+class VenueRows:
+    """The venue's writes inside the unit of work's transaction."""
+
+    conn: Connection
+
+    def venue(self) -> tuple[int, bool]:
+        """(version, market halted)."""
+        row = self.conn.execute(select(t.venue.c.version, t.venue.c.halted)).one()
+        return int(row.version), bool(row.halted)
+
+    def bump_venue(self, *, halted: bool | None = None) -> int:
+        values: dict[str, Any] = {"version": t.venue.c.version + 1}
+        if halted is not None:
+            values["halted"] = int(halted)
+        self.conn.execute(update(t.venue).where(t.venue.c.id == 1).values(**values))
+        return self.venue()[0]
+
+    def instruments(self) -> dict[str, tuple[int, bool]]:
+        return instruments(self.conn)
+
+    def put_instrument(self, symbol: str, prev_close: int, halted: bool = False) -> None:
+        known = self.conn.execute(
+            select(t.instruments.c.symbol).where(t.instruments.c.symbol == symbol)
+        ).first()
+        values = {"prev_close_fen": prev_close, "halted": int(halted)}
+        if known is None:
+            self.conn.execute(t.instruments.insert().values(symbol=symbol, **values))
+        else:
+            self.conn.execute(
+                update(t.instruments).where(t.instruments.c.symbol == symbol).values(**values)
+            )
+
+    def order(self, order_id: str) -> OrderRow | None:
+        row = self.conn.execute(select(*_ORDER_COLUMNS).where(t.orders.c.id == order_id)).first()
+        return None if row is None else OrderRow(*row)  # type: ignore[call-arg]
+
+    def open_orders(self) -> list[OrderRow]:
+        return orders(self.conn, status=OPEN)
+
+    def next_order_seq(self) -> int:
+        return (
+            int(self.conn.execute(select(func.coalesce(func.max(t.orders.c.seq), 0))).scalar_one())
+            + 1
+        )
+
+    def next_trade_ordinal(self) -> int:
+        return (
+            int(
+                self.conn.execute(
+                    select(func.coalesce(func.max(t.trades.c.ordinal), 0))
+                ).scalar_one()
+            )
+            + 1
+        )
+
+    def insert_order(self, o: OrderRow) -> None:
+        self.conn.execute(
+            t.orders.insert().values(
+                id=o.id,
+                seq=o.seq,
+                instrument=o.instrument,
+                account=o.account,
+                side=o.side,
+                mode=o.mode,
+                price_fen=o.price,
+                quantity_t=o.quantity,
+                filled_t=o.filled,
+                cancelled_t=o.cancelled,
+                status=o.status,
+                reason=o.reason,
+                day=o.day,
+                at_us=o.at_us,
+            )
+        )
+
+    def save_order_state(self, o: OrderRow) -> None:
+        self.conn.execute(
+            update(t.orders)
+            .where(t.orders.c.id == o.id)
+            .values(filled_t=o.filled, cancelled_t=o.cancelled, status=o.status, reason=o.reason)
+        )
+
+    def insert_trades(self, rows: Sequence[TradeRow]) -> None:
+        if not rows:
+            return
+        self.conn.execute(
+            t.trades.insert(),
+            [
+                {
+                    "ordinal": r.ordinal,
+                    "id": r.id,
+                    "instrument": r.instrument,
+                    "mode": r.mode,
+                    "buy_order": r.buy_order,
+                    "sell_order": r.sell_order,
+                    "buyer": r.buyer,
+                    "seller": r.seller,
+                    "price_fen": r.price,
+                    "quantity_t": r.quantity,
+                    "buyer_fee_fen": r.buyer_fee,
+                    "seller_fee_fen": r.seller_fee,
+                    "day": r.day,
+                    "at_us": r.at_us,
+                }
+                for r in rows
+            ],
+        )
+
+    def unsettled_trades(self) -> list[TradeRow]:
+        return trades(self.conn, unsettled=True)
+
+    def mark_settled(self, ordinals: Sequence[int], seq: int) -> None:
+        if ordinals:
+            self.conn.execute(
+                update(t.trades)
+                .where(t.trades.c.ordinal.in_(list(ordinals)))
+                .values(settled_seq=seq)
+            )
+
+    def open_order_holds(self) -> list[Hold]:
+        """Order holds with something still held, in id order."""
+        rows = self.conn.execute(
+            select(*t.HOLD_FIELDS)
+            .where(t.holds.c.code == "order", t.holds.c.remaining > 0)
+            .order_by(t.holds.c.id)
+        )
+        return [Hold(*r) for r in rows]
+
+    def write_daily_bar(self, instrument: str, day: date, stats: DailyStats) -> None:
+        write_bars(
+            self.conn,
+            [
+                DailyBar(
+                    instrument,
+                    day,
+                    stats.open,
+                    stats.high,
+                    stats.low,
+                    stats.close,
+                    stats.volume,
+                    stats.amount,
+                    stats.block_volume,
+                    stats.block_amount,
+                    "cets",
+                )
+            ],
+        )
+
+    def bought_unsettled(self, account: str, instrument: str) -> int:
+        """Units `account` bought and has not yet received (settlement delivers them)."""
+        return int(
+            self.conn.execute(
+                select(func.coalesce(func.sum(t.trades.c.quantity_t), 0)).where(
+                    t.trades.c.buyer == account,
+                    t.trades.c.instrument == instrument,
+                    t.trades.c.settled_seq.is_(None),
+                )
+            ).scalar_one()
+        )
