@@ -31,104 +31,30 @@ Choices where the rules are silent (written down here so they are found):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
-from typing import Any, Protocol
+from datetime import date
+from typing import Any
 
 from cets.domain.errors import DomainError, RejectCode
 from cets.domain.ids import TransferId
-from cets.domain.ledger.model import Hold, Purpose, Transfer, TransferCode, TransferFlags
-from cets.domain.marketdata.klines import DailyStats, daily_stats
+from cets.domain.ledger.model import TransferCode, TransferFlags
 from cets.domain.marketdata.klines import Trade as MarketTrade
-from cets.domain.policy import Policy
+from cets.domain.marketdata.klines import daily_stats
 from cets.domain.registry.holders import EXCHANGE
 from cets.domain.trading.book import BEST_LEVELS, Book
-from cets.domain.trading.calendar import Mode, TradingCalendar, to_local
-from cets.domain.trading.orders import Fill, Order, Side
-from cets.domain.trading.rules import check_order
-from cets.domain.units import CASH, fee_fen, format_fen
-from cets.service.clock import Clock, from_us, to_us
-from cets.service.ports import Command, CommandResult, OrderRow, Store, TradeRow, UnitOfWork
-from cets.service.registry_base import RegistryBase
+from cets.domain.trading.calendar import Mode, to_local
+from cets.domain.trading.orders import Order, Side
+from cets.domain.units import format_fen
+from cets.service.clock import from_us, to_us
+from cets.service.ports import Command, CommandResult, OrderRow, TradeRow
+from cets.service.settlement import Settlement
+from cets.service.venue_base import VenueBase, VenueUnitOfWork, order_status
 
 _PENDING = TransferFlags.PENDING
 _VOID = TransferFlags.VOID_PENDING
 
 
-class VenueUnitOfWork(UnitOfWork, Protocol):
-    def venue(self) -> tuple[int, bool]: ...
-    def bump_venue(self, *, halted: bool | None = None) -> int: ...
-    def instruments(self) -> dict[str, tuple[int, bool]]: ...
-    def put_instrument(self, symbol: str, prev_close: int, halted: bool = False) -> None: ...
-    def order(self, order_id: str) -> OrderRow | None: ...
-    def open_orders(self) -> list[OrderRow]: ...
-    def next_order_seq(self) -> int: ...
-    def next_trade_ordinal(self) -> int: ...
-    def insert_order(self, o: OrderRow) -> None: ...
-    def save_order_state(self, o: OrderRow) -> None: ...
-    def insert_trades(self, rows: list[TradeRow]) -> None: ...
-    def unsettled_trades(self) -> list[TradeRow]: ...
-    def mark_settled(self, ordinals: list[int], seq: int) -> None: ...
-    def bought_unsettled(self, account: str, instrument: str) -> int: ...
-    def open_order_holds(self) -> list[Hold]: ...
-    def write_daily_bar(self, instrument: str, day: date, stats: DailyStats) -> None: ...
-
-
-def order_hold_id(order_id: str) -> TransferId:
-    return TransferId(f"order:{order_id}")
-
-
-def side_fee(value_fen: int, bps: int, minimum_fen: int) -> int:
-    """One side's fee on a trade value: basis points, half-up to the fen, at least the minimum
-    (no fee at all when both are 0)."""
-    if value_fen == 0:
-        return 0
-    return max(fee_fen(value_fen, bps), minimum_fen)
-
-
-class Exchange(RegistryBase):
+class Exchange(VenueBase):
     """Every venue command as a use case; holds the books of every instrument in memory."""
-
-    def __init__(self, store: Store, clock: Clock, policy: Policy) -> None:
-        super().__init__(store, clock)
-        self.policy = policy
-        self.calendar = TradingCalendar.from_policy(policy)
-        self.books: dict[str, Book] = {}
-        self._version: int | None = None
-
-    # -- the books ---------------------------------------------------------------------------
-
-    def _sync(self, uow: VenueUnitOfWork) -> None:
-        """Rebuild the books from the open orders when the stored venue moved on without us."""
-        version, _ = uow.venue()
-        if version == self._version:
-            return
-        books: dict[str, Book] = {symbol: Book(symbol) for symbol in uow.instruments()}
-        for row in uow.open_orders():
-            remaining = row.quantity - row.filled - row.cancelled
-            # The book only needs what is left: it re-enters as an order of that size.
-            order = Order(row.id, row.account, Side(row.side), row.price, remaining, remaining)
-            outcome = books[row.instrument].submit(order)
-            assert not outcome.fills, f"open order {row.id} crosses the book it is restored to"
-        self.books = books
-        self._version = version
-
-    def _venue_uow(self, uow: UnitOfWork) -> VenueUnitOfWork:
-        return uow  # type: ignore[return-value]  # the SQL unit of work has the venue rows
-
-    def _write(self, work: Any) -> Any:
-        """Run `work(uow)` in one locked transaction; forget the books if it fails."""
-        with self.store.unit_of_work() as raw:
-            uow = self._venue_uow(raw)
-            uow.lock()
-            try:
-                self._sync(uow)
-                result = work(uow)
-                self._version = uow.bump_venue()
-                uow.commit()
-            except BaseException:
-                self._version = None  # memory may be ahead of the database: rebuild next time
-                raise
-            return result
 
     # -- instruments and halts ---------------------------------------------------------------
 
@@ -176,13 +102,6 @@ class Exchange(RegistryBase):
             return CommandResult(None, seq=seq)
 
         return self._refusing(work)
-
-    def _refusing(self, work: Any) -> CommandResult:
-        try:
-            result: CommandResult = self._write(work)
-        except DomainError as refused:
-            return CommandResult(refused.code, refused.message, field=refused.field)
-        return result
 
     # -- orders ------------------------------------------------------------------------------
 
@@ -246,160 +165,6 @@ class Exchange(RegistryBase):
         result: CommandResult = self._write(work)
         return result
 
-    def _admit(self, uow: VenueUnitOfWork, row: OrderRow, now: datetime) -> Transfer:
-        """The checks before the hold, in their precedence; the hold the order needs."""
-        if row.side not in (Side.buy, Side.sell):
-            raise DomainError(
-                RejectCode.invalid_field, f"side {row.side!r}: buy or sell", field="side"
-            )
-        if row.mode != Mode.listed:
-            raise DomainError(
-                RejectCode.invalid_field,
-                f"mode {row.mode!r}: only listed orders are taken so far",
-                field="mode",
-            )
-        selling = row.side == Side.sell
-        self._holder(uow, row.account, moving_out=selling, receiving=not selling, field="account")
-        instruments = uow.instruments()
-        if row.instrument not in instruments:
-            raise DomainError(
-                RejectCode.unknown_instrument,
-                f"no instrument {row.instrument!r}",
-                field="instrument",
-            )
-        prev_close, halted = instruments[row.instrument]
-        check_order(
-            row.price,
-            row.quantity,
-            Mode.listed,
-            now,
-            prev_close,
-            self.calendar,
-            self.policy,
-            halted or uow.venue()[1],
-            instrument=row.instrument,
-        )
-        asset = row.instrument if selling else CASH
-        amount = row.quantity if selling else self._buy_hold(row.price, row.quantity)
-        purpose = Purpose.holding if selling else Purpose.fund
-        debit = self._existing(uow, row.account, purpose, asset, amount)
-        (transit,) = self._accounts(uow, row.at_us, (EXCHANGE, Purpose.in_transit, asset))
-        return self._move(
-            row.id,
-            debit,
-            transit,
-            amount,
-            TransferCode.order,
-            flags=_PENDING,
-            ref=row.id,
-            transfer_id=order_hold_id(row.id),
-        )
-
-    def _buy_hold(self, price: int, quantity: int) -> int:
-        value = price * quantity
-        return value + side_fee(value, self.policy.fees.buyer_bps, self.policy.fees.min_fee_fen)
-
-    def _refused(self, uow: VenueUnitOfWork, row: OrderRow, refused: DomainError) -> CommandResult:
-        """Record the order as rejected. T+1: a sell that only today's purchases (delivered at
-        the day's end) would cover is `units_not_yet_sellable`, not a plain shortfall."""
-        code = refused.code
-        short = code in (RejectCode.insufficient_units, RejectCode.units_encumbered)
-        if row.side == Side.sell and short and uow.bought_unsettled(row.account, row.instrument):
-            code = RejectCode.units_not_yet_sellable
-        row.status, row.reason = "rejected", code.value
-        uow.insert_order(row)
-        return CommandResult(code, refused.message, field=refused.field)
-
-    def _match(self, uow: VenueUnitOfWork, row: OrderRow, actor: str) -> None:
-        book = self.books[row.instrument]
-        order = Order(row.id, row.account, Side(row.side), row.price, row.quantity, row.quantity)
-        outcome = book.submit(order)
-        self._record_fills(uow, row, outcome.fills, actor)
-        if outcome.cancelled:
-            row.cancelled += outcome.cancelled
-            row.reason = outcome.reason
-            self._void(uow, row, outcome.cancelled, actor, outcome.reason or "cancelled")
-        row.status = _status(row, rested=outcome.rested)
-        uow.save_order_state(row)
-
-    def _record_fills(
-        self, uow: VenueUnitOfWork, taker: OrderRow, fills: tuple[Fill, ...], actor: str
-    ) -> None:
-        if not fills:
-            return
-        ordinal = uow.next_trade_ordinal()
-        rows: list[TradeRow] = []
-        fees = self.policy.fees
-        for fill in fills:
-            maker = uow.order(fill.maker)
-            assert maker is not None, f"resting order {fill.maker} has no row"
-            maker.filled += fill.quantity
-            maker.status = "filled" if fill.maker_remaining == 0 else "partially_filled"
-            uow.save_order_state(maker)
-            taker.filled += fill.quantity
-            buyer, seller = (taker, maker) if taker.side == Side.buy else (maker, taker)
-            value = fill.price * fill.quantity
-            rows.append(
-                TradeRow(
-                    ordinal,
-                    f"T{ordinal}",
-                    taker.instrument,
-                    taker.mode,
-                    fill.buy_order,
-                    fill.sell_order,
-                    buyer.account,
-                    seller.account,
-                    fill.price,
-                    fill.quantity,
-                    side_fee(value, fees.buyer_bps, fees.min_fee_fen),
-                    side_fee(value, fees.seller_bps, fees.min_fee_fen),
-                    taker.day,
-                    taker.at_us,
-                )
-            )
-            ordinal += 1
-        uow.insert_trades(rows)
-        uow.journal(
-            "fills",
-            actor,
-            {
-                "order": taker.id,
-                "trades": [
-                    [
-                        r.id,
-                        r.buy_order,
-                        r.sell_order,
-                        r.price,
-                        r.quantity,
-                        r.buyer_fee,
-                        r.seller_fee,
-                    ]
-                    for r in rows
-                ],
-            },
-            taker.at_us,
-        )
-
-    def _void(
-        self, uow: VenueUnitOfWork, row: OrderRow, quantity: int, actor: str, why: str
-    ) -> None:
-        """Release the hold on `quantity` of `row` (units, or their value at the order's price)."""
-        hold = uow.hold(order_hold_id(row.id))
-        assert hold is not None, f"order {row.id} has no hold"
-        amount = quantity if row.side == Side.sell else quantity * row.price
-        now = to_us(self.clock.now())
-        void = self._on_hold(
-            TransferId(f"order:{row.id}/void:{row.cancelled}"),
-            hold,
-            min(amount, hold.remaining),
-            TransferCode.order,
-            _VOID,
-            row.id,
-        )
-        body = {"order": row.id, "quantity": quantity, "reason": why}
-        (result,) = uow.submit([Command("order_cancelled", actor, body, (void,))], now)
-        assert result.ok, f"voiding the hold of order {row.id}: {result.code} {result.message}"
-
     def pick(
         self,
         order_id: str,
@@ -460,7 +225,7 @@ class Exchange(RegistryBase):
                 row.cancelled += outcome.cancelled
                 row.reason = outcome.reason
                 self._void(uow, row, outcome.cancelled, actor, outcome.reason or "not rested")
-            row.status = _status(row, rested=False)
+            row.status = order_status(row, rested=False)
             uow.save_order_state(row)
             return result._replace(message=row.status)
 
@@ -483,7 +248,7 @@ class Exchange(RegistryBase):
                 row.status = "expired"
                 uow.save_order_state(row)
             trades = uow.unsettled_trades()
-            settlement = _Settlement(self, uow, at)
+            settlement = Settlement(self, uow, at)
             results = uow.submit([settlement.chain(trade) for trade in trades], at)
             for trade, result in zip(trades, results, strict=True):
                 assert result.ok, f"settling {trade.id}: {result.code} {result.message}"
@@ -559,120 +324,6 @@ class Exchange(RegistryBase):
         return self._refusing(work)
 
 
-class _Settlement:
-    """The transfers that settle trades, one linked chain per trade (delivery versus payment):
-    the seller's units out of its order hold to the buyer, the buyer's money out of its order
-    hold to the seller, each fee its own leg to the exchange's fee account. What a hold still has
-    is tracked here across the day's trades, so a buyer's fee the hold no longer covers (a
-    minimum fee charged on several fills) is taken from its free funds instead."""
-
-    def __init__(self, exchange: Exchange, uow: VenueUnitOfWork, now: int) -> None:
-        self.exchange = exchange
-        self.uow = uow
-        self.now = now
-        self.remaining: dict[str, int] = {}
-
-    def _hold(self, order_id: str) -> Hold:
-        hold = self.uow.hold(order_hold_id(order_id))
-        assert hold is not None, f"order {order_id} has no hold"
-        self.remaining.setdefault(hold.id, hold.remaining)
-        return hold
-
-    def _post(self, tid: str, hold: Hold, amount: int, ref: str) -> Transfer:
-        self.remaining[hold.id] -= amount
-        return self.exchange._on_hold(
-            TransferId(tid), hold, amount, TransferCode.trade, TransferFlags.POST_PENDING, ref
-        )
-
-    def chain(self, trade: TradeRow) -> Command:
-        ex, uow, now = self.exchange, self.uow, self.now
-        units, money = self._hold(trade.sell_order), self._hold(trade.buy_order)
-        value = trade.price * trade.quantity
-        unit_transit, cash_transit, fees, buyer_units, seller_fund = ex._accounts(
-            uow,
-            now,
-            (EXCHANGE, Purpose.in_transit, trade.instrument),
-            (EXCHANGE, Purpose.in_transit, CASH),
-            (EXCHANGE, Purpose.fees, CASH),
-            (trade.buyer, Purpose.holding, trade.instrument),
-            (trade.seller, Purpose.fund, CASH),
-        )
-        tid = f"settle:{trade.id}"
-        legs = [
-            self._post(f"{tid}/units", units, trade.quantity, trade.id),
-            ex._move(
-                tid,
-                unit_transit,
-                buyer_units,
-                trade.quantity,
-                TransferCode.trade,
-                ref=trade.id,
-                transfer_id=TransferId(f"{tid}/deliver"),
-            ),
-            self._post(f"{tid}/funds", money, value, trade.id),
-            ex._move(
-                tid,
-                cash_transit,
-                seller_fund,
-                value,
-                TransferCode.trade,
-                ref=trade.id,
-                transfer_id=TransferId(f"{tid}/pay"),
-            ),
-        ]
-        if trade.buyer_fee:
-            from_hold = min(trade.buyer_fee, self.remaining[money.id])
-            if from_hold:
-                legs.append(self._post(f"{tid}/buyer-fee-held", money, from_hold, trade.id))
-                legs.append(
-                    ex._move(
-                        tid,
-                        cash_transit,
-                        fees,
-                        from_hold,
-                        TransferCode.fee,
-                        ref=trade.id,
-                        transfer_id=TransferId(f"{tid}/buyer-fee"),
-                    )
-                )
-            if trade.buyer_fee > from_hold:
-                buyer_fund = ex._existing(uow, trade.buyer, Purpose.fund, CASH, trade.buyer_fee)
-                legs.append(
-                    ex._move(
-                        tid,
-                        buyer_fund,
-                        fees,
-                        trade.buyer_fee - from_hold,
-                        TransferCode.fee,
-                        ref=trade.id,
-                        transfer_id=TransferId(f"{tid}/buyer-fee-free"),
-                    )
-                )
-        if trade.seller_fee:
-            legs.append(
-                ex._move(
-                    tid,
-                    seller_fund,
-                    fees,
-                    trade.seller_fee,
-                    TransferCode.fee,
-                    ref=trade.id,
-                    transfer_id=TransferId(f"{tid}/seller-fee"),
-                )
-            )
-        body = {
-            "trade": trade.id,
-            "buyer": trade.buyer,
-            "seller": trade.seller,
-            "instrument": trade.instrument,
-            "price": trade.price,
-            "quantity": trade.quantity,
-            "buyer_fee": trade.buyer_fee,
-            "seller_fee": trade.seller_fee,
-        }
-        return Command("settle_trade", EXCHANGE, body, tuple(legs))
-
-
 def _check_pick(book: Book, quote: OrderRow) -> None:
     """A quote may be picked only within the best five price levels of its side (checked before
     the picker's hold, as the code precedence wants; the book checks it again)."""
@@ -685,14 +336,6 @@ def _check_pick(book: Book, quote: OrderRow) -> None:
             f"{BEST_LEVELS} price levels of the {quote.side} side",
             field="quote",
         )
-
-
-def _status(row: OrderRow, *, rested: bool) -> str:
-    if row.filled == row.quantity:
-        return "filled"
-    if rested:
-        return "partially_filled" if row.filled else "open"
-    return "cancelled"
 
 
 def _repeat_order(known: OrderRow, body: Mapping[str, Any]) -> CommandResult:

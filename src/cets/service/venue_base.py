@@ -1,0 +1,272 @@
+"""The venue's plumbing, shared by its commands: the books in memory and their rebuilding from
+the stored open orders, one locked transaction per command, order admission (the gates and the
+hold), matching and fills, and releasing what an order holds. See `exchange` for the rules."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from cets.domain.errors import DomainError, RejectCode
+from cets.domain.ids import TransferId
+from cets.domain.ledger.model import Hold, Purpose, Transfer, TransferCode, TransferFlags
+from cets.domain.marketdata.klines import DailyStats
+from cets.domain.policy import Policy
+from cets.domain.registry.holders import EXCHANGE
+from cets.domain.trading.book import Book
+from cets.domain.trading.calendar import Mode, TradingCalendar
+from cets.domain.trading.orders import Fill, Order, Side
+from cets.domain.trading.rules import check_order
+from cets.domain.units import CASH, fee_fen
+from cets.service.clock import Clock, to_us
+from cets.service.ports import Command, CommandResult, OrderRow, Store, TradeRow, UnitOfWork
+from cets.service.registry_base import RegistryBase
+
+_PENDING = TransferFlags.PENDING
+_VOID = TransferFlags.VOID_PENDING
+
+
+class VenueUnitOfWork(UnitOfWork, Protocol):
+    def venue(self) -> tuple[int, bool]: ...
+    def bump_venue(self, *, halted: bool | None = None) -> int: ...
+    def instruments(self) -> dict[str, tuple[int, bool]]: ...
+    def put_instrument(self, symbol: str, prev_close: int, halted: bool = False) -> None: ...
+    def order(self, order_id: str) -> OrderRow | None: ...
+    def open_orders(self) -> list[OrderRow]: ...
+    def next_order_seq(self) -> int: ...
+    def next_trade_ordinal(self) -> int: ...
+    def insert_order(self, o: OrderRow) -> None: ...
+    def save_order_state(self, o: OrderRow) -> None: ...
+    def insert_trades(self, rows: list[TradeRow]) -> None: ...
+    def unsettled_trades(self) -> list[TradeRow]: ...
+    def mark_settled(self, ordinals: list[int], seq: int) -> None: ...
+    def bought_unsettled(self, account: str, instrument: str) -> int: ...
+    def open_order_holds(self) -> list[Hold]: ...
+    def write_daily_bar(self, instrument: str, day: date, stats: DailyStats) -> None: ...
+
+
+def order_hold_id(order_id: str) -> TransferId:
+    return TransferId(f"order:{order_id}")
+
+
+def side_fee(value_fen: int, bps: int, minimum_fen: int) -> int:
+    """One side's fee on a trade value: basis points, half-up to the fen, at least the minimum
+    (no fee at all when both are 0)."""
+    if value_fen == 0:
+        return 0
+    return max(fee_fen(value_fen, bps), minimum_fen)
+
+
+class VenueBase(RegistryBase):
+    """The books of every instrument, kept in step with the database."""
+
+    def __init__(self, store: Store, clock: Clock, policy: Policy) -> None:
+        super().__init__(store, clock)
+        self.policy = policy
+        self.calendar = TradingCalendar.from_policy(policy)
+        self.books: dict[str, Book] = {}
+        self._version: int | None = None
+
+    # -- the books ---------------------------------------------------------------------------
+
+    def _sync(self, uow: VenueUnitOfWork) -> None:
+        """Rebuild the books from the open orders when the stored venue moved on without us."""
+        version, _ = uow.venue()
+        if version == self._version:
+            return
+        books: dict[str, Book] = {symbol: Book(symbol) for symbol in uow.instruments()}
+        for row in uow.open_orders():
+            remaining = row.quantity - row.filled - row.cancelled
+            # The book only needs what is left: it re-enters as an order of that size.
+            order = Order(row.id, row.account, Side(row.side), row.price, remaining, remaining)
+            outcome = books[row.instrument].submit(order)
+            assert not outcome.fills, f"open order {row.id} crosses the book it is restored to"
+        self.books = books
+        self._version = version
+
+    def _venue_uow(self, uow: UnitOfWork) -> VenueUnitOfWork:
+        return uow  # type: ignore[return-value]  # the SQL unit of work has the venue rows
+
+    def _write(self, work: Any) -> Any:
+        """Run `work(uow)` in one locked transaction; forget the books if it fails."""
+        with self.store.unit_of_work() as raw:
+            uow = self._venue_uow(raw)
+            uow.lock()
+            try:
+                self._sync(uow)
+                result = work(uow)
+                self._version = uow.bump_venue()
+                uow.commit()
+            except BaseException:
+                self._version = None  # memory may be ahead of the database: rebuild next time
+                raise
+            return result
+
+    def _refusing(self, work: Any) -> CommandResult:
+        try:
+            result: CommandResult = self._write(work)
+        except DomainError as refused:
+            return CommandResult(refused.code, refused.message, field=refused.field)
+        return result
+
+    def _admit(self, uow: VenueUnitOfWork, row: OrderRow, now: datetime) -> Transfer:
+        """The checks before the hold, in their precedence; the hold the order needs."""
+        if row.side not in (Side.buy, Side.sell):
+            raise DomainError(
+                RejectCode.invalid_field, f"side {row.side!r}: buy or sell", field="side"
+            )
+        if row.mode != Mode.listed:
+            raise DomainError(
+                RejectCode.invalid_field,
+                f"mode {row.mode!r}: only listed orders are taken so far",
+                field="mode",
+            )
+        selling = row.side == Side.sell
+        self._holder(uow, row.account, moving_out=selling, receiving=not selling, field="account")
+        instruments = uow.instruments()
+        if row.instrument not in instruments:
+            raise DomainError(
+                RejectCode.unknown_instrument,
+                f"no instrument {row.instrument!r}",
+                field="instrument",
+            )
+        prev_close, halted = instruments[row.instrument]
+        check_order(
+            row.price,
+            row.quantity,
+            Mode.listed,
+            now,
+            prev_close,
+            self.calendar,
+            self.policy,
+            halted or uow.venue()[1],
+            instrument=row.instrument,
+        )
+        asset = row.instrument if selling else CASH
+        amount = row.quantity if selling else self._buy_hold(row.price, row.quantity)
+        purpose = Purpose.holding if selling else Purpose.fund
+        debit = self._existing(uow, row.account, purpose, asset, amount)
+        (transit,) = self._accounts(uow, row.at_us, (EXCHANGE, Purpose.in_transit, asset))
+        return self._move(
+            row.id,
+            debit,
+            transit,
+            amount,
+            TransferCode.order,
+            flags=_PENDING,
+            ref=row.id,
+            transfer_id=order_hold_id(row.id),
+        )
+
+    def _buy_hold(self, price: int, quantity: int) -> int:
+        value = price * quantity
+        return value + side_fee(value, self.policy.fees.buyer_bps, self.policy.fees.min_fee_fen)
+
+    def _refused(self, uow: VenueUnitOfWork, row: OrderRow, refused: DomainError) -> CommandResult:
+        """Record the order as rejected. T+1: a sell that only today's purchases (delivered at
+        the day's end) would cover is `units_not_yet_sellable`, not a plain shortfall."""
+        code = refused.code
+        short = code in (RejectCode.insufficient_units, RejectCode.units_encumbered)
+        if row.side == Side.sell and short and uow.bought_unsettled(row.account, row.instrument):
+            code = RejectCode.units_not_yet_sellable
+        row.status, row.reason = "rejected", code.value
+        uow.insert_order(row)
+        return CommandResult(code, refused.message, field=refused.field)
+
+    def _match(self, uow: VenueUnitOfWork, row: OrderRow, actor: str) -> None:
+        book = self.books[row.instrument]
+        order = Order(row.id, row.account, Side(row.side), row.price, row.quantity, row.quantity)
+        outcome = book.submit(order)
+        self._record_fills(uow, row, outcome.fills, actor)
+        if outcome.cancelled:
+            row.cancelled += outcome.cancelled
+            row.reason = outcome.reason
+            self._void(uow, row, outcome.cancelled, actor, outcome.reason or "cancelled")
+        row.status = order_status(row, rested=outcome.rested)
+        uow.save_order_state(row)
+
+    def _record_fills(
+        self, uow: VenueUnitOfWork, taker: OrderRow, fills: tuple[Fill, ...], actor: str
+    ) -> None:
+        if not fills:
+            return
+        ordinal = uow.next_trade_ordinal()
+        rows: list[TradeRow] = []
+        fees = self.policy.fees
+        for fill in fills:
+            maker = uow.order(fill.maker)
+            assert maker is not None, f"resting order {fill.maker} has no row"
+            maker.filled += fill.quantity
+            maker.status = "filled" if fill.maker_remaining == 0 else "partially_filled"
+            uow.save_order_state(maker)
+            taker.filled += fill.quantity
+            buyer, seller = (taker, maker) if taker.side == Side.buy else (maker, taker)
+            value = fill.price * fill.quantity
+            rows.append(
+                TradeRow(
+                    ordinal,
+                    f"T{ordinal}",
+                    taker.instrument,
+                    taker.mode,
+                    fill.buy_order,
+                    fill.sell_order,
+                    buyer.account,
+                    seller.account,
+                    fill.price,
+                    fill.quantity,
+                    side_fee(value, fees.buyer_bps, fees.min_fee_fen),
+                    side_fee(value, fees.seller_bps, fees.min_fee_fen),
+                    taker.day,
+                    taker.at_us,
+                )
+            )
+            ordinal += 1
+        uow.insert_trades(rows)
+        uow.journal(
+            "fills",
+            actor,
+            {
+                "order": taker.id,
+                "trades": [
+                    [
+                        r.id,
+                        r.buy_order,
+                        r.sell_order,
+                        r.price,
+                        r.quantity,
+                        r.buyer_fee,
+                        r.seller_fee,
+                    ]
+                    for r in rows
+                ],
+            },
+            taker.at_us,
+        )
+
+    def _void(
+        self, uow: VenueUnitOfWork, row: OrderRow, quantity: int, actor: str, why: str
+    ) -> None:
+        """Release the hold on `quantity` of `row` (units, or their value at the order's price)."""
+        hold = uow.hold(order_hold_id(row.id))
+        assert hold is not None, f"order {row.id} has no hold"
+        amount = quantity if row.side == Side.sell else quantity * row.price
+        now = to_us(self.clock.now())
+        void = self._on_hold(
+            TransferId(f"order:{row.id}/void:{row.cancelled}"),
+            hold,
+            min(amount, hold.remaining),
+            TransferCode.order,
+            _VOID,
+            row.id,
+        )
+        body = {"order": row.id, "quantity": quantity, "reason": why}
+        (result,) = uow.submit([Command("order_cancelled", actor, body, (void,))], now)
+        assert result.ok, f"voiding the hold of order {row.id}: {result.code} {result.message}"
+
+
+def order_status(row: OrderRow, *, rested: bool) -> str:
+    if row.filled == row.quantity:
+        return "filled"
+    if rested:
+        return "partially_filled" if row.filled else "open"
+    return "cancelled"
