@@ -5,7 +5,7 @@
 #   make lint      ruff check + ruff format --check + mypy
 #   make test      lint, then the whole pytest suite with PostgreSQL tests REQUIRED
 #   make run       build the demo database (once) from DEMO and serve the API on :8000
-#   make bench     ledger benchmark
+#   make bench     ledger and matching benchmarks (installs the `bench` extra: the baselines)
 #   make clean     remove caches and build artefacts (keeps .venv)
 #
 # Overridable: PYTHON (interpreter used to create the venv), PYTEST_ARGS, DEMO.
@@ -59,7 +59,9 @@ run: venv
 	$(BIN)/cets serve --host 127.0.0.1 --port $(PORT) --db sqlite:///$(abspath $(DEMO_DB))
 
 bench: venv postgres
+	$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[bench]'
 	$(BIN)/python bench/ledger.py
+	$(BIN)/python bench/matching.py
 
 clean:
 	rm -rf build dist test-artifacts .pytest_cache .mypy_cache .ruff_cache .hypothesis
