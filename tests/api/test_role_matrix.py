@@ -21,8 +21,10 @@ from typing import Any
 import httpx
 import pytest
 
+from cets.domain.policy import Policy
 from cets.domain.units import CASH
 from cets.service.clock import to_us
+from cets.service.exchange import Exchange
 from cets.service.operations import OPERATIONS
 from cets.service.people import People
 from cets.service.registry import Registry
@@ -39,6 +41,7 @@ READERS = AUTHORITY | REGISTRY | SUPERVISOR  # read_registry, and read_holder as
 E1_OPERATORS = frozenset({"e1op", "e1op2"})
 OTHER_OPERATORS = frozenset({"e2op", "i1op"})  # operators of holders other than E1
 PEOPLE_MANAGERS = AUTHORITY | REGISTRY
+EXCHANGE = frozenset({"exch1"})
 EVERYONE = frozenset(PEOPLE)
 
 # Callers whose key cannot authenticate, and how each is made.
@@ -111,6 +114,20 @@ def with_restriction(api: Api) -> None:
 
 def with_cancellation(api: Api) -> None:
     assert with_units(api).cancel("seed-cancel", "E1", CEA, 10, actor="e1op").ok
+
+
+def with_market(api: Api) -> Exchange:
+    """CEA-2023 listed at 60.00 and E1 holding 500 t of it."""
+    with_units(api)
+    venue = Exchange(api.store, api.clock, Policy())
+    assert venue.list_instrument(CEA, 6000, actor="setup").ok
+    return venue
+
+
+def with_resting_order(api: Api) -> None:
+    """E1's sell quote S1 resting, and E2 with money to pick it."""
+    assert with_market(api).place("S1", "E1", CEA, "sell", 100, 6000, actor="setup").ok
+    assert registry(api).deposit("seed-deposit-e2", "E2", 10_000_000).ok
 
 
 def with_pending_issue(api: Api) -> None:
@@ -245,6 +262,55 @@ MATRIX: dict[str, Row] = {
     ),
     # people, keys, approvals, journal, audit
     "GET /v1/me": Row(EVERYONE, get("/v1/me")),
+    # the venue
+    "POST /v1/orders": Row(
+        E1_OPERATORS,
+        post(
+            "/v1/orders",
+            {"id": "mo1", "account": "E1", "instrument": CEA, "side": "sell"}
+            | {"quantity": 10, "price": "60.00"},
+            with_market,
+        ),
+    ),
+    "POST /v1/picks": Row(
+        frozenset({"e2op"}),
+        post(
+            "/v1/picks",
+            {"id": "mp1", "account": "E2", "quote": "S1", "quantity": 5},
+            with_resting_order,
+        ),
+    ),
+    "GET /v1/orders/{order_id}": Row(
+        READERS | EXCHANGE | E1_OPERATORS,
+        get("/v1/orders/S1", with_resting_order),
+        hidden=OTHER_OPERATORS,
+    ),
+    "POST /v1/orders/{order_id}/cancel": Row(
+        E1_OPERATORS,
+        post("/v1/orders/S1/cancel", {}, with_resting_order),
+        hidden=OTHER_OPERATORS,
+    ),
+    "POST /v1/instruments": Row(
+        EXCHANGE, post("/v1/instruments", {"symbol": CEA, "prev_close": "60.00"})
+    ),
+    "POST /v1/market/{instrument}/halt": Row(
+        EXCHANGE, post(f"/v1/market/{CEA}/halt", {}, with_market)
+    ),
+    "POST /v1/market/{instrument}/resume": Row(
+        EXCHANGE, post(f"/v1/market/{CEA}/resume", {}, with_market)
+    ),
+    "POST /v1/market/end-of-day": Row(
+        EXCHANGE | REGISTRY, post("/v1/market/end-of-day", {}, with_market)
+    ),
+    "GET /v1/market/{instrument}/depth": Row(
+        EVERYONE, get(f"/v1/market/{CEA}/depth", with_resting_order), public=True
+    ),
+    "GET /v1/market/{instrument}/trades": Row(
+        EVERYONE, get(f"/v1/market/{CEA}/trades", with_market), public=True
+    ),
+    "GET /v1/market/{instrument}/klines": Row(
+        EVERYONE, get(f"/v1/market/{CEA}/klines", with_market, interval="1d"), public=True
+    ),
     "POST /v1/persons": Row(
         PEOPLE_MANAGERS, post("/v1/persons", {"id": "p9", "name": "Nine", "role": "supervisor"})
     ),

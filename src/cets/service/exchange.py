@@ -128,6 +128,10 @@ class Exchange(VenueBase):
             "mode": mode,
         }
 
+        malformed = _malformed(quantity=quantity, price=price)
+        if malformed is not None:
+            return malformed
+
         def work(uow: VenueUnitOfWork) -> CommandResult:
             known = uow.order(order_id)
             if known is not None:
@@ -176,6 +180,10 @@ class Exchange(VenueBase):
     ) -> CommandResult:
         """Take resting quote `quote` (listed agreement) at its price, for up to `quantity`; only
         within the best five price levels of the quote's side. The unfilled part never rests."""
+
+        malformed = _malformed(quantity=quantity)
+        if malformed is not None:
+            return malformed
 
         def work(uow: VenueUnitOfWork) -> CommandResult:
             resting = uow.order(quote)
@@ -322,6 +330,16 @@ class Exchange(VenueBase):
             return CommandResult(None)
 
         return self._refusing(work)
+
+
+def _malformed(**values: int) -> CommandResult | None:
+    """A quantity or price of 0 or less is no order at all: refused, and not recorded."""
+    for name, value in values.items():
+        if value <= 0:
+            return CommandResult(
+                RejectCode.amount_must_be_positive, f"{name} {value}, was expected > 0", field=name
+            )
+    return None
 
 
 def _check_pick(book: Book, quote: OrderRow) -> None:

@@ -4,6 +4,7 @@ hold), matching and fills, and releasing what an order holds. See `exchange` for
 
 from __future__ import annotations
 
+import threading
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -66,6 +67,9 @@ class VenueBase(RegistryBase):
         self.calendar = TradingCalendar.from_policy(policy)
         self.books: dict[str, Book] = {}
         self._version: int | None = None
+        # The books are one writer's: threads of one process (API workers) take turns here, and
+        # processes take turns at the database's writer lock.
+        self._turn = threading.Lock()
 
     # -- the books ---------------------------------------------------------------------------
 
@@ -89,7 +93,7 @@ class VenueBase(RegistryBase):
 
     def _write(self, work: Any) -> Any:
         """Run `work(uow)` in one locked transaction; forget the books if it fails."""
-        with self.store.unit_of_work() as raw:
+        with self._turn, self.store.unit_of_work() as raw:
             uow = self._venue_uow(raw)
             uow.lock()
             try:
@@ -101,6 +105,14 @@ class VenueBase(RegistryBase):
                 self._version = None  # memory may be ahead of the database: rebuild next time
                 raise
             return result
+
+    def depth(self, instrument: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]] | None:
+        """The five best levels of each side now (None: no such instrument), books synced."""
+        with self._turn, self.store.unit_of_work() as raw:
+            uow = self._venue_uow(raw)
+            self._sync(uow)
+            book = self.books.get(instrument)
+            return None if book is None else book.depth(5)
 
     def _refusing(self, work: Any) -> CommandResult:
         try:

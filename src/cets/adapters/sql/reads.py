@@ -125,6 +125,10 @@ class StoreReads:
         with self.engine.connect() as conn:
             return venue.orders(conn)
 
+    def venue_order(self, order_id: str) -> OrderRow | None:
+        with self.engine.connect() as conn:
+            return venue.order(conn, order_id)
+
     def venue_trades(self) -> list[TradeRow]:
         with self.engine.connect() as conn:
             return venue.trades(conn)

@@ -71,6 +71,11 @@ def trades(conn: Connection, *, day: date | None = None, unsettled: bool = False
     return [TradeRow(*r) for r in conn.execute(stmt)]  # type: ignore[call-arg]
 
 
+def order(conn: Connection, order_id: str) -> OrderRow | None:
+    row = conn.execute(select(*_ORDER_COLUMNS).where(t.orders.c.id == order_id)).first()
+    return None if row is None else OrderRow(*row)  # type: ignore[call-arg]
+
+
 def instruments(conn: Connection) -> dict[str, tuple[int, bool]]:
     """symbol -> (previous close in fen, halted)."""
     rows = conn.execute(select(t.instruments).order_by(t.instruments.c.symbol))
@@ -110,8 +115,7 @@ class VenueRows:
             )
 
     def order(self, order_id: str) -> OrderRow | None:
-        row = self.conn.execute(select(*_ORDER_COLUMNS).where(t.orders.c.id == order_id)).first()
-        return None if row is None else OrderRow(*row)  # type: ignore[call-arg]
+        return order(self.conn, order_id)
 
     def open_orders(self) -> list[OrderRow]:
         return orders(self.conn, status=OPEN)

@@ -12,7 +12,11 @@ Choices where DOMAIN.md is silent (written down here so they are found):
 - restrict / unrestrict may be done by the registry operator or a supervisor (a risk measure);
 - people and API keys are created and revoked by the authority or the registry operator;
 - reading a holder's statements: the holder's own operators with `read`, the authority, the
-  registry operator and supervisors; the exchange operator and settlement banks cannot;
+  registry operator and supervisors; the exchange operator and settlement banks cannot (the
+  exchange operator does see orders);
+- the day's end (expiry, settlement, the close) may be run by the exchange operator or the
+  registry operator (who runs settlement); listing instruments and halts are the exchange
+  operator's;
 - a four-eyes approver must satisfy the same rule as the requester (for a holder's large
   transfer: another operator of the same holder with `transfer`) and be a different person.
 """
@@ -100,6 +104,11 @@ RULES: dict[str, Rule] = {
     "deposit": _staff(Role.settlement_bank),
     "withdraw": _staff(Role.settlement_bank),
     "manage_people": _staff(Role.authority, Role.registry_operator),
+    # The venue: holders trade their own accounts; the exchange operator runs the market.
+    "trade": Rule(own="account", permission="trade"),
+    "read_orders": Rule(_READERS | {Role.exchange_operator}, own="account", permission="read"),
+    "run_market": _staff(Role.exchange_operator),
+    "close_day": _staff(Role.exchange_operator, Role.registry_operator),
     "read_holder": Rule(_READERS, own="holder", permission="read"),
     "read_registry": Rule(_READERS),
 }

@@ -22,7 +22,7 @@ from cets.entrypoints.api.errors import (
     on_http_error,
     on_validation_error,
 )
-from cets.entrypoints.api.routes import access, holders, registry
+from cets.entrypoints.api.routes import access, holders, registry, venue
 from cets.service.clock import Clock, SystemClock
 
 
@@ -50,4 +50,5 @@ def create_app(
     app.include_router(registry.router)
     app.include_router(holders.router)
     app.include_router(access.router)
+    app.include_router(venue.router)
     return app

@@ -15,6 +15,7 @@ from cets.domain.policy import Policy
 from cets.domain.registry.access import Person, authorize
 from cets.entrypoints.api.errors import ApiError
 from cets.service.clock import Clock
+from cets.service.exchange import Exchange
 from cets.service.operations import Gate
 from cets.service.people import AuthenticationError, People
 from cets.service.ports import CommandResult
@@ -29,11 +30,20 @@ class Services:
     registry: Registry
     gate: Gate
     people: People
+    exchange: Exchange
 
     @classmethod
     def build(cls, store: SqlStore, clock: Clock, policy: Policy) -> Services:
         registry = Registry(store, clock)
-        return cls(store, clock, policy, registry, Gate(registry, policy), People(store, clock))
+        return cls(
+            store,
+            clock,
+            policy,
+            registry,
+            Gate(registry, policy),
+            People(store, clock),
+            Exchange(store, clock, policy),
+        )
 
 
 def services(request: Request) -> Services:

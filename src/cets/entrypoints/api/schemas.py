@@ -333,3 +333,95 @@ class AuditOut(BaseModel):
     entries: int
     chain_break: str | None
     violations: list[dict[str, str]]
+
+
+# -- the venue -----------------------------------------------------------------------------------
+
+Price = Annotated[
+    str,
+    Field(
+        pattern=rf"^[0-9]{{1,{MAX_INTEGER_DIGITS}}}(\.[0-9]{{1,2}})?$",
+        description="yuan per tonne, at most 2 decimals",
+    ),
+]
+
+
+class OrderIn(Body):
+    id: ClientId
+    account: HolderRef
+    instrument: Asset
+    side: Literal["buy", "sell"]
+    quantity: Tonnes
+    price: Price
+    mode: Literal["listed"] = "listed"
+
+
+class PickIn(Body):
+    id: ClientId
+    account: HolderRef
+    quote: ClientId
+    quantity: Tonnes
+
+
+class InstrumentIn(Body):
+    symbol: Asset
+    prev_close: Price
+
+
+class OrderOut(BaseModel):
+    id: str
+    account: str
+    instrument: str
+    side: str
+    mode: str
+    price: str
+    quantity: int
+    filled: int
+    remaining: int
+    status: str
+    reason: str | None
+
+
+class Level(BaseModel):
+    price: str
+    quantity: int
+
+
+class DepthOut(BaseModel):
+    instrument: str
+    bids: list[Level]
+    asks: list[Level]
+
+
+class BarOut(BaseModel):
+    time: str
+    open: str
+    high: str
+    low: str
+    close: str
+    volume: int
+    amount: str
+
+
+class KlinesOut(BaseModel):
+    instrument: str
+    interval: str
+    bars: list[BarOut]
+
+
+class TapeTrade(BaseModel):
+    id: str
+    price: str
+    quantity: int
+    mode: str
+    at: str
+
+
+class TapeOut(BaseModel):
+    instrument: str
+    trades: list[TapeTrade]
+
+
+class DoneOut(BaseModel):
+    ok: bool
+    seq: int | None = None

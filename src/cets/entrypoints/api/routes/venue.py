@@ -1,0 +1,319 @@
+"""The venue over HTTP: orders, picks and cancels for holders' operators; instruments, halts and
+the day's end for the exchange operator; depth, K-lines and the tape for everyone (no key).
+
+Prices are strings in yuan per tonne with two decimals, as the scenario files write them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from cets.domain.errors import DomainError, RejectCode
+from cets.domain.marketdata.klines import Bar, Interval, aggregate, roll_up
+from cets.domain.marketdata.klines import Trade as MarketTrade
+from cets.domain.registry.access import HOLDER_ROLES
+from cets.domain.trading.calendar import local_datetime
+from cets.domain.units import AmountError, format_fen, parse_fen
+from cets.entrypoints.api import schemas as s
+from cets.entrypoints.api.deps import Caller, Svc, allow, from_domain, refused
+from cets.entrypoints.api.errors import ApiError, responses
+from cets.service.clock import from_us
+from cets.service.ports import OrderRow
+
+router = APIRouter(prefix="/v1", tags=["venue"])
+
+IdPath = Annotated[str, Path(max_length=100, pattern=s.ID_PATTERN)]
+SymbolPath = Annotated[str, Path(max_length=16, pattern=r"^[A-Z][A-Z0-9-]*$")]
+
+
+def _fen(text: str, field: str) -> int:
+    try:
+        return parse_fen(text, field=field)
+    except AmountError as exc:
+        raise ApiError(RejectCode.invalid_field, str(exc), field=field) from exc
+
+
+def _order_out(o: OrderRow) -> s.OrderOut:
+    return s.OrderOut(
+        id=o.id,
+        account=o.account,
+        instrument=o.instrument,
+        side=o.side,
+        mode=o.mode,
+        price=format_fen(o.price),
+        quantity=o.quantity,
+        filled=o.filled,
+        remaining=o.quantity - o.filled - o.cancelled,
+        status=o.status,
+        reason=o.reason,
+    )
+
+
+def _own_order(svc: Svc, person: Caller, order_id: str, kind: str) -> OrderRow:
+    """The order, if `person` may `kind` it; another holder's order is not found (not 403)."""
+    order = svc.store.venue_order(order_id)
+    missing = ApiError("not_found", f"no order {order_id!r}", status=404)
+    if order is None:
+        allow(person, kind, {"account": person.holder})
+        raise missing
+    if person.role in HOLDER_ROLES and person.holder != order.account:
+        allow(person, kind, {"account": person.holder})
+        raise missing
+    allow(person, kind, {"account": order.account})
+    return order
+
+
+ORDER_RESPONSES = {
+    200: {"model": s.OrderOut, "description": "a repeat of the same order id"},
+    **responses(401, 403, 404, 409, 422),
+}
+
+
+@router.post(
+    "/orders",
+    status_code=201,
+    response_model=s.OrderOut,
+    responses=ORDER_RESPONSES,
+    summary="Enter a listed limit order: checks, hold, matching; the rest rests",
+)
+def place_order(body: s.OrderIn, response: Response, svc: Svc, person: Caller) -> s.OrderOut:
+    allow(person, "trade", {"account": body.account})
+    result = svc.exchange.place(
+        body.id,
+        body.account,
+        body.instrument,
+        body.side,
+        body.quantity,
+        _fen(body.price, "price"),
+        mode=body.mode,
+        actor=person.id,
+    )
+    if not result.ok:
+        raise refused(result)
+    response.status_code = 200 if result.replayed else 201
+    order = svc.store.venue_order(body.id)
+    assert order is not None
+    return _order_out(order)
+
+
+@router.post(
+    "/picks",
+    status_code=201,
+    response_model=s.OrderOut,
+    responses=responses(401, 403, 409, 422),
+    summary="Take a resting quote (within the best five levels of its side) at its price",
+)
+def pick(body: s.PickIn, svc: Svc, person: Caller) -> s.OrderOut:
+    allow(person, "trade", {"account": body.account})
+    result = svc.exchange.pick(body.id, body.account, body.quote, body.quantity, actor=person.id)
+    if not result.ok:
+        raise refused(result)
+    order = svc.store.venue_order(body.id)
+    assert order is not None
+    return _order_out(order)
+
+
+@router.get(
+    "/orders/{order_id}",
+    response_model=s.OrderOut,
+    responses=responses(401, 403, 404, 422),
+    summary="One order and its state",
+)
+def get_order(order_id: IdPath, svc: Svc, person: Caller) -> s.OrderOut:
+    return _order_out(_own_order(svc, person, order_id, "read_orders"))
+
+
+@router.post(
+    "/orders/{order_id}/cancel",
+    response_model=s.OrderOut,
+    responses=responses(401, 403, 404, 409, 422),
+    summary="Cancel what remains of an open order; its hold on it is released",
+)
+def cancel_order(order_id: IdPath, svc: Svc, person: Caller) -> s.OrderOut:
+    order = _own_order(svc, person, order_id, "trade")
+    result = svc.exchange.cancel(order_id, actor=person.id)
+    if not result.ok:
+        raise refused(result)
+    after = svc.store.venue_order(order.id)
+    assert after is not None
+    return _order_out(after)
+
+
+@router.post(
+    "/instruments",
+    status_code=201,
+    response_model=s.DoneOut,
+    responses=responses(401, 403, 422),
+    summary="List an instrument (a unit asset) with the previous close its band is measured from",
+)
+def list_instrument(body: s.InstrumentIn, svc: Svc, person: Caller) -> s.DoneOut:
+    allow(person, "run_market")
+    try:
+        result = svc.exchange.list_instrument(
+            body.symbol, _fen(body.prev_close, "prev_close"), actor=person.id
+        )
+    except DomainError as exc:
+        raise from_domain(exc) from exc
+    if not result.ok:
+        raise refused(result)
+    return s.DoneOut(ok=True, seq=result.seq)
+
+
+def _halt(svc: Svc, person: Caller, instrument: str, halted: bool) -> s.DoneOut:
+    allow(person, "run_market")
+    result = svc.exchange.halt(instrument, actor=person.id, halted=halted)
+    if not result.ok:
+        raise refused(result)
+    return s.DoneOut(ok=True, seq=result.seq)
+
+
+@router.post(
+    "/market/{instrument}/halt",
+    response_model=s.DoneOut,
+    responses=responses(401, 403, 422),
+    summary="Halt trading in an instrument",
+)
+def halt(instrument: SymbolPath, svc: Svc, person: Caller) -> s.DoneOut:
+    return _halt(svc, person, instrument, True)
+
+
+@router.post(
+    "/market/{instrument}/resume",
+    response_model=s.DoneOut,
+    responses=responses(401, 403, 422),
+    summary="Resume trading in an instrument",
+)
+def resume(instrument: SymbolPath, svc: Svc, person: Caller) -> s.DoneOut:
+    return _halt(svc, person, instrument, False)
+
+
+@router.post(
+    "/market/end-of-day",
+    response_model=s.DoneOut,
+    responses=responses(401, 403, 409),
+    summary="The day's end: expire orders, settle the day's trades, fix the close",
+)
+def end_of_day(svc: Svc, person: Caller) -> s.DoneOut:
+    allow(person, "close_day")
+    result = svc.exchange.end_of_day(actor=person.id)
+    if not result.ok:
+        raise refused(result)
+    return s.DoneOut(ok=True, seq=result.seq)
+
+
+# -- public market data ---------------------------------------------------------------------
+
+
+@router.get(
+    "/market/{instrument}/depth",
+    response_model=s.DepthOut,
+    responses=responses(404, 422),
+    summary="The five best price levels of each side (public)",
+)
+def depth(instrument: SymbolPath, svc: Svc) -> s.DepthOut:
+    levels = svc.exchange.depth(instrument)
+    if levels is None:
+        raise ApiError("not_found", f"no instrument {instrument!r}", status=404)
+    bids, asks = levels
+    return s.DepthOut(
+        instrument=instrument,
+        bids=[s.Level(price=format_fen(p), quantity=q) for p, q in bids],
+        asks=[s.Level(price=format_fen(p), quantity=q) for p, q in asks],
+    )
+
+
+@router.get(
+    "/market/{instrument}/trades",
+    response_model=s.TapeOut,
+    responses=responses(422),
+    summary="The latest trades, newest first (public; no buyer or seller)",
+)
+def tape(
+    instrument: SymbolPath, svc: Svc, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> s.TapeOut:
+    trades = [t for t in svc.store.venue_trades() if t.instrument == instrument][-limit:]
+    return s.TapeOut(
+        instrument=instrument,
+        trades=[
+            s.TapeTrade(
+                id=t.id,
+                price=format_fen(t.price),
+                quantity=t.quantity,
+                mode=t.mode,
+                at=from_us(t.at_us).isoformat(),
+            )
+            for t in reversed(trades)
+        ],
+    )
+
+
+def _bars(svc: Svc, instrument: str, interval: Interval, start: date, end: date) -> list[Bar]:
+    calendar = svc.exchange.calendar
+    if interval in (Interval.day, Interval.week, Interval.month):
+        daily = [
+            Bar(
+                local_datetime(b.day, time()),
+                b.open_fen or b.close_fen,
+                b.high_fen or b.close_fen,
+                b.low_fen or b.close_fen,
+                b.close_fen,
+                b.volume_t,
+                b.amount_fen,
+            )
+            for b in svc.store.daily_bars(instrument)
+            if start <= b.day <= end
+        ]
+        return daily if interval == Interval.day else roll_up(daily, interval, calendar)
+    trades = [
+        MarketTrade(from_us(t.at_us), t.price, t.quantity, t.mode)
+        for t in svc.store.venue_trades()
+        if t.instrument == instrument and start <= t.day <= end
+    ]
+    prev_close = svc.store.venue_instruments().get(instrument, (None, False))[0]
+    return aggregate(trades, interval, calendar, prev_close=prev_close) if trades else []
+
+
+@router.get(
+    "/market/{instrument}/klines",
+    response_model=s.KlinesOut,
+    responses=responses(422),
+    summary="K-lines (1m, 5m, 15m, 30m, 1h, 1d, 1w, 1M) aligned to the Asia/Shanghai trading day",
+)
+def klines(
+    instrument: SymbolPath,
+    svc: Svc,
+    interval: Annotated[Interval, Query()] = Interval.day,
+    start: Annotated[s.IsoDate | None, Query()] = None,
+    end: Annotated[s.IsoDate | None, Query()] = None,
+) -> s.KlinesOut:
+    first, last = start or date(1900, 1, 1), end or date(9999, 12, 31)
+    if first > last:
+        raise ApiError(
+            RejectCode.invalid_field, f"start {first} is after end {last}", field="start"
+        )
+    bars = _bars(svc, instrument, interval, first, last)
+    return s.KlinesOut(
+        instrument=instrument,
+        interval=interval.value,
+        bars=[
+            s.BarOut(
+                time=_bar_time(b.time, interval),
+                open=format_fen(b.open),
+                high=format_fen(b.high),
+                low=format_fen(b.low),
+                close=format_fen(b.close),
+                volume=b.volume,
+                amount=format_fen(b.amount),
+            )
+            for b in bars
+        ],
+    )
+
+
+def _bar_time(at: datetime, interval: Interval) -> str:
+    """Daily and longer bars are labelled by their day; intraday bars by their local start."""
+    if interval in (Interval.day, Interval.week, Interval.month):
+        return at.date().isoformat()
+    return at.isoformat()
