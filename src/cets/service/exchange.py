@@ -137,21 +137,8 @@ class Exchange(VenueBase):
             if known is not None:
                 return _repeat_order(known, body)
             now = self.clock.now()
-            row = OrderRow(
-                order_id,
-                uow.next_order_seq(),
-                instrument,
-                account,
-                side,
-                mode,
-                price,
-                quantity,
-                0,
-                0,
-                "open",
-                None,
-                self.calendar.trading_day_of(to_local(now)),
-                to_us(now),
+            row = self._new_order(
+                uow, now, order_id, instrument, account, side, mode, price, quantity
             )
             try:
                 hold = self._admit(uow, row, now)
@@ -199,21 +186,16 @@ class Exchange(VenueBase):
                     RejectCode.duplicate_id, f"order id {order_id!r} was already used"
                 )
             now = self.clock.now()
-            row = OrderRow(
+            row = self._new_order(
+                uow,
+                now,
                 order_id,
-                uow.next_order_seq(),
                 resting.instrument,
                 account,
                 side,
                 Mode.listed,
                 resting.price,
                 quantity,
-                0,
-                0,
-                "open",
-                None,
-                self.calendar.trading_day_of(to_local(now)),
-                to_us(now),
             )
             try:
                 hold = self._admit(uow, row, now)

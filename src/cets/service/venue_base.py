@@ -15,7 +15,7 @@ from cets.domain.marketdata.klines import DailyStats
 from cets.domain.policy import Policy
 from cets.domain.registry.holders import EXCHANGE
 from cets.domain.trading.book import Book
-from cets.domain.trading.calendar import Mode, TradingCalendar
+from cets.domain.trading.calendar import Mode, TradingCalendar, to_local
 from cets.domain.trading.orders import Fill, Order, Side
 from cets.domain.trading.rules import check_order
 from cets.domain.units import CASH, fee_fen
@@ -113,6 +113,36 @@ class VenueBase(RegistryBase):
             self._sync(uow)
             book = self.books.get(instrument)
             return None if book is None else book.depth(5)
+
+    def _new_order(
+        self,
+        uow: VenueUnitOfWork,
+        now: datetime,
+        order_id: str,
+        instrument: str,
+        account: str,
+        side: str,
+        mode: str,
+        price: int,
+        quantity: int,
+    ) -> OrderRow:
+        """An order arriving at `now`: the next arrival number, nothing filled yet."""
+        return OrderRow(
+            order_id,
+            uow.next_order_seq(),
+            instrument,
+            account,
+            side,
+            mode,
+            price,
+            quantity,
+            0,
+            0,
+            "open",
+            None,
+            self.calendar.trading_day_of(to_local(now)),
+            to_us(now),
+        )
 
     def _refusing(self, work: Any) -> CommandResult:
         try:
