@@ -31,16 +31,15 @@ from cets.domain.registry.holders import Holder
 from cets.domain.units import (
     AmountError,
     AssetError,
-    format_fen,
     parse_asset,
     parse_fen,
     parse_tonnes,
 )
-from cets.service.clock import SHANGHAI, SettableClock, from_us
+from cets.entrypoints.scenario_outcome import outcome
+from cets.service.clock import SHANGHAI, SettableClock
 from cets.service.exchange import Exchange
 from cets.service.operations import Gate
 from cets.service.ports import CommandResult
-from cets.service.queries import positions
 from cets.service.registry import Registry
 
 START = datetime(2024, 1, 1, tzinfo=SHANGHAI)
@@ -391,96 +390,6 @@ _VENUE: dict[str, Callable[[Exchange, dict[str, Any]], CommandResult]] = {
     "resume": lambda x, a: x.halt(a["instrument"], actor=ACTOR, halted=False),
     "end_of_day": lambda x, a: x.end_of_day(actor=ACTOR),
 }
-
-
-def _orders(store: SqlStore) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for o in store.venue_orders():
-        entry: dict[str, Any] = {
-            "status": o.status,
-            "filled": o.filled,
-            "remaining": o.quantity - o.filled - o.cancelled,
-        }
-        if o.reason:
-            entry["reason"] = o.reason
-        out[o.id] = entry
-    return out
-
-
-def _trades(store: SqlStore) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": t.id,
-            "instrument": t.instrument,
-            "mode": t.mode,
-            "buy_order": t.buy_order,
-            "sell_order": t.sell_order,
-            "buyer": t.buyer,
-            "seller": t.seller,
-            "quantity": t.quantity,
-            "price": format_fen(t.price),
-            "at": from_us(t.at_us).replace(tzinfo=None).isoformat(),
-        }
-        for t in store.venue_trades()
-    ]
-
-
-def _market(store: SqlStore) -> dict[str, Any]:
-    return {
-        symbol: {
-            bar.day.isoformat(): {
-                "open": format_fen(bar.open_fen or bar.close_fen),
-                "high": format_fen(bar.high_fen or bar.close_fen),
-                "low": format_fen(bar.low_fen or bar.close_fen),
-                "close": format_fen(bar.close_fen),
-                "volume": bar.volume_t,
-                "amount": format_fen(bar.amount_fen),
-                "block_volume": bar.block_volume_t,
-                "block_amount": format_fen(bar.block_amount_fen),
-            }
-            for bar in store.daily_bars(symbol)
-        }
-        for symbol in store.venue_instruments()
-    }
-
-
-def outcome(store: SqlStore, steps: list[dict[str, Any]]) -> dict[str, Any]:
-    """The outcome object of SCENARIOS.md; sections later issues fill are empty for now."""
-    units, funds = positions(store.holders(), store.all_accounts(), store.open_holds())
-    report = store.audit()
-    violations = [v.as_dict() for v in report.violations]
-    if report.chain_break is not None:
-        violations.insert(0, {"rule": "journal_chain", "message": str(report.chain_break)})
-    return {
-        "steps": steps,
-        "orders": _orders(store),
-        "trades": _trades(store),
-        "holdings": {
-            holder: {
-                asset: {
-                    "total": p.total,
-                    "available": p.available,
-                    "frozen": p.frozen,
-                    "pledged": p.pledged,
-                    "in_orders": p.in_orders,
-                }
-                for asset, p in assets.items()
-            }
-            for holder, assets in units.items()
-        },
-        "funds": {
-            holder: {
-                "total": format_fen(p.total),
-                "available": format_fen(p.available),
-                "in_orders": format_fen(p.in_orders),
-            }
-            for holder, p in funds.items()
-        },
-        "market": _market(store),
-        "compliance": {},
-        "alerts": [],
-        "audit": {"ok": report.ok, "violations": violations},
-    }
 
 
 # -- checking ----------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ seller, each fee its own leg to the exchange's fee account)."""
 from __future__ import annotations
 
 from cets.domain.ids import TransferId
-from cets.domain.ledger.model import Hold, Purpose, Transfer, TransferCode, TransferFlags
+from cets.domain.ledger.model import Account, Hold, Purpose, Transfer, TransferCode, TransferFlags
 from cets.domain.registry.holders import EXCHANGE
 from cets.domain.units import CASH
 from cets.service.ports import Command, TradeRow
@@ -40,80 +40,58 @@ class Settlement:
             TransferId(tid), hold, amount, TransferCode.trade, TransferFlags.POST_PENDING, ref
         )
 
+    def _leg(
+        self, tid: str, debit: Account, credit: Account, amount: int, code: str, ref: str
+    ) -> Transfer:
+        """A plain transfer of the settlement chain, with its own id."""
+        return self.exchange._move(
+            tid, debit, credit, amount, code, ref=ref, transfer_id=TransferId(tid)
+        )
+
     def chain(self, trade: TradeRow) -> Command:
-        ex, uow, now = self.exchange, self.uow, self.now
+        """The linked chain that settles `trade`: units and money, then each fee's leg."""
         units, money = self._hold(trade.sell_order), self._hold(trade.buy_order)
         value = trade.price * trade.quantity
-        unit_transit, cash_transit, fees, buyer_units, seller_fund = ex._accounts(
-            uow,
-            now,
+        unit_transit, cash_transit, fees, buyer_units, seller_fund = self.exchange._accounts(
+            self.uow,
+            self.now,
             (EXCHANGE, Purpose.in_transit, trade.instrument),
             (EXCHANGE, Purpose.in_transit, CASH),
             (EXCHANGE, Purpose.fees, CASH),
             (trade.buyer, Purpose.holding, trade.instrument),
             (trade.seller, Purpose.fund, CASH),
         )
-        tid = f"settle:{trade.id}"
+        tid, ref, trade_code = f"settle:{trade.id}", trade.id, TransferCode.trade
         legs = [
-            self._post(f"{tid}/units", units, trade.quantity, trade.id),
-            ex._move(
-                tid,
-                unit_transit,
-                buyer_units,
-                trade.quantity,
-                TransferCode.trade,
-                ref=trade.id,
-                transfer_id=TransferId(f"{tid}/deliver"),
-            ),
-            self._post(f"{tid}/funds", money, value, trade.id),
-            ex._move(
-                tid,
-                cash_transit,
-                seller_fund,
-                value,
-                TransferCode.trade,
-                ref=trade.id,
-                transfer_id=TransferId(f"{tid}/pay"),
-            ),
+            self._post(f"{tid}/units", units, trade.quantity, ref),
+            self._leg(f"{tid}/deliver", unit_transit, buyer_units, trade.quantity, trade_code, ref),
+            self._post(f"{tid}/funds", money, value, ref),
+            self._leg(f"{tid}/pay", cash_transit, seller_fund, value, trade_code, ref),
         ]
         if trade.buyer_fee:
+            # From what the buy order holds; what it no longer covers, from free funds.
             from_hold = min(trade.buyer_fee, self.remaining[money.id])
             if from_hold:
-                legs.append(self._post(f"{tid}/buyer-fee-held", money, from_hold, trade.id))
+                legs.append(self._post(f"{tid}/buyer-fee-held", money, from_hold, ref))
                 legs.append(
-                    ex._move(
-                        tid,
-                        cash_transit,
-                        fees,
-                        from_hold,
-                        TransferCode.fee,
-                        ref=trade.id,
-                        transfer_id=TransferId(f"{tid}/buyer-fee"),
+                    self._leg(
+                        f"{tid}/buyer-fee", cash_transit, fees, from_hold, TransferCode.fee, ref
                     )
                 )
             if trade.buyer_fee > from_hold:
-                buyer_fund = ex._existing(uow, trade.buyer, Purpose.fund, CASH, trade.buyer_fee)
+                rest = trade.buyer_fee - from_hold
+                buyer_fund = self.exchange._existing(
+                    self.uow, trade.buyer, Purpose.fund, CASH, rest
+                )
                 legs.append(
-                    ex._move(
-                        tid,
-                        buyer_fund,
-                        fees,
-                        trade.buyer_fee - from_hold,
-                        TransferCode.fee,
-                        ref=trade.id,
-                        transfer_id=TransferId(f"{tid}/buyer-fee-free"),
+                    self._leg(
+                        f"{tid}/buyer-fee-free", buyer_fund, fees, rest, TransferCode.fee, ref
                     )
                 )
         if trade.seller_fee:
             legs.append(
-                ex._move(
-                    tid,
-                    seller_fund,
-                    fees,
-                    trade.seller_fee,
-                    TransferCode.fee,
-                    ref=trade.id,
-                    transfer_id=TransferId(f"{tid}/seller-fee"),
+                self._leg(
+                    f"{tid}/seller-fee", seller_fund, fees, trade.seller_fee, TransferCode.fee, ref
                 )
             )
         body = {
