@@ -130,6 +130,18 @@ def with_resting_order(api: Api) -> None:
     assert registry(api).deposit("seed-deposit-e2", "E2", 10_000_000).ok
 
 
+def with_block_quote(api: Api) -> None:
+    """E1's block quote K1 of 100,000 t posted in the afternoon, and E2 with money to take it."""
+    reg = registry(api)
+    assert reg.issue("seed-block-issue", CEA, 100_000).ok
+    assert reg.allocate("seed-block-allocate", "E1", CEA, 100_000).ok
+    assert reg.deposit("seed-block-deposit", "E2", 700_000_000).ok
+    venue = Exchange(api.store, api.clock, Policy())
+    assert venue.list_instrument(CEA, 6000, actor="setup").ok
+    api.clock.set(api.clock.now().replace(hour=6))  # 14:00 in Shanghai: the block session
+    assert venue.place("K1", "E1", CEA, "sell", 100_000, 6000, mode="block", actor="setup").ok
+
+
 def with_pending_issue(api: Api) -> None:
     answer = api.post(
         "/v1/registry/issue", "auth1", {"client_id": "pending-issue", "asset": CEA, "quantity": 5}
@@ -278,6 +290,14 @@ MATRIX: dict[str, Row] = {
             "/v1/picks",
             {"id": "mp1", "account": "E2", "quote": "S1", "quantity": 5},
             with_resting_order,
+        ),
+    ),
+    "POST /v1/block-accepts": Row(
+        frozenset({"e2op"}),
+        post(
+            "/v1/block-accepts",
+            {"id": "ma1", "account": "E2", "quote": "K1"},
+            with_block_quote,
         ),
     ),
     "GET /v1/orders/{order_id}": Row(

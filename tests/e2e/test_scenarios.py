@@ -178,9 +178,9 @@ steps:
   - at: "2024-03-04T09:00:00"
   - issue: {asset: CEA-2023, quantity: 1000}
 """
-BLOCK_QUOTE = (
-    "  - block_quote: {id: Q1, account: E1, instrument: CEA-2023, side: sell, "
-    'quantity: 100000, price: "60.00"}'
+AUCTION = (
+    "  - auction_open: {id: A1, seller: authority, instrument: CEA-2023, quantity: 100000, "
+    'reserve_price: "50.00", pricing: uniform}'
 )
 INVALID = [
     (
@@ -213,7 +213,7 @@ INVALID = [
         "  - deposit: {account: E1, amount: 60.50}",
         "step 2: amount 60.5: a float cannot hold an amount exactly",
     ),
-    ("not yet supported step", BLOCK_QUOTE, "step 2: 'block_quote' is not supported yet"),
+    ("not yet supported step", AUCTION, "step 2: 'auction_open' is not supported yet"),
     (
         "bad at datetime",
         '  - at: "2024-02-30T09:00:00"',

@@ -127,6 +127,8 @@ SUPPORTED = frozenset(
         "halt",
         "resume",
         "end_of_day",
+        "block_quote",
+        "block_accept",
     }
 )
 TOP_LEVEL = frozenset(
@@ -384,6 +386,19 @@ _VENUE: dict[str, Callable[[Exchange, dict[str, Any]], CommandResult]] = {
     ),
     "pick": lambda x, a: x.pick(
         a["id"], a["account"], a["quote"], a["quantity"], actor=a["account"]
+    ),
+    "block_quote": lambda x, a: x.place(
+        a["id"],
+        a["account"],
+        a["instrument"],
+        a["side"],
+        a["quantity"],
+        a["price"],
+        mode="block",
+        actor=a["account"],
+    ),
+    "block_accept": lambda x, a: x.accept_block(
+        a["id"], a["account"], a["quote"], actor=a["account"]
     ),
     "cancel_order": lambda x, a: x.cancel(a["id"], actor=ACTOR),
     "halt": lambda x, a: x.halt(a["instrument"], actor=ACTOR),

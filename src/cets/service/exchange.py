@@ -42,7 +42,7 @@ from cets.domain.marketdata.klines import daily_stats
 from cets.domain.registry.holders import EXCHANGE
 from cets.domain.trading.book import BEST_LEVELS, Book
 from cets.domain.trading.calendar import Mode, to_local
-from cets.domain.trading.orders import Order, Side
+from cets.domain.trading.orders import Fill, Order, Side
 from cets.domain.units import format_fen
 from cets.service.clock import from_us, to_us
 from cets.service.ports import Command, CommandResult, OrderRow, TradeRow
@@ -150,7 +150,8 @@ class Exchange(VenueBase):
             except DomainError as refused:
                 return self._refused(uow, row, refused)
             uow.insert_order(row)
-            self._match(uow, row, actor)
+            if row.mode == Mode.listed:
+                self._match(uow, row, actor)
             return result._replace(message=row.status)
 
         result: CommandResult = self._write(work)
@@ -216,6 +217,53 @@ class Exchange(VenueBase):
                 row.reason = outcome.reason
                 self._void(uow, row, outcome.cancelled, actor, outcome.reason or "not rested")
             row.status = order_status(row, rested=False)
+            uow.save_order_state(row)
+            return result._replace(message=row.status)
+
+        return self._refusing(work)
+
+    def accept_block(self, order_id: str, account: str, quote: str, *, actor: str) -> CommandResult:
+        """Block agreement: accept a posted block quote whole, at its price; the acceptance is
+        the other side's order and makes the trade. Its own gates (block session 13:00-15:00,
+        >= 100,000 t, +-30% band) and hold apply as to any order."""
+
+        def work(uow: VenueUnitOfWork) -> CommandResult:
+            posted = uow.order(quote)
+            if posted is None or posted.mode != Mode.block or posted.status != "open":
+                raise DomainError(
+                    RejectCode.unknown_order, f"no open block quote {quote!r}", field="quote"
+                )
+            if uow.order(order_id) is not None:
+                return CommandResult(
+                    RejectCode.duplicate_id, f"order id {order_id!r} was already used"
+                )
+            now = self.clock.now()
+            side = Side.buy if posted.side == Side.sell else Side.sell
+            left = posted.quantity - posted.filled - posted.cancelled
+            row = self._new_order(
+                uow, now, order_id, posted.instrument, account, side, Mode.block, posted.price, left
+            )
+            body = {"id": order_id, "account": account, "quote": quote}
+            try:
+                if account == posted.account:
+                    raise DomainError(
+                        RejectCode.accounts_must_be_different,
+                        f"{account} cannot accept its own quote {quote!r}",
+                        field="account",
+                    )
+                hold = self._admit(uow, row, now)
+                (result,) = uow.submit([Command("block_accept", actor, body, (hold,))], row.at_us)
+                if not result.ok:
+                    assert result.code is not None
+                    raise DomainError(result.code, result.message)
+            except DomainError as refused:
+                return self._refused(uow, row, refused)
+            uow.insert_order(row)
+            buy, sell = (row.id, quote) if side == Side.buy else (quote, row.id)
+            self._record_fills(
+                uow, row, (Fill(quote, row.id, posted.price, left, buy, sell, 0, 0),), actor
+            )
+            row.status = "filled"
             uow.save_order_state(row)
             return result._replace(message=row.status)
 
@@ -303,11 +351,13 @@ class Exchange(VenueBase):
                     f"order {order_id!r} is {row.status}: nothing left to cancel",
                     field="id",
                 )
-            resting = self.books[row.instrument].cancel(order_id)
-            assert resting is not None, f"open order {order_id} is not in its book"
-            row.cancelled += resting.remaining
+            left = row.quantity - row.filled - row.cancelled
+            if row.mode == Mode.listed:
+                resting = self.books[row.instrument].cancel(order_id)
+                assert resting is not None and resting.remaining == left, f"{order_id}: book"
+            row.cancelled += left
             row.status, row.reason = "cancelled", None
-            self._void(uow, row, resting.remaining, actor, "cancelled")
+            self._void(uow, row, left, actor, "cancelled")
             uow.save_order_state(row)
             return CommandResult(None)
 

@@ -80,6 +80,8 @@ class VenueBase(RegistryBase):
             return
         books: dict[str, Book] = {symbol: Book(symbol) for symbol in uow.instruments()}
         for row in uow.open_orders():
+            if row.mode != Mode.listed:
+                continue  # block quotes wait for their acceptance outside the listed book
             remaining = row.quantity - row.filled - row.cancelled
             # The book only needs what is left: it re-enters as an order of that size.
             order = Order(row.id, row.account, Side(row.side), row.price, remaining, remaining)
@@ -157,11 +159,9 @@ class VenueBase(RegistryBase):
             raise DomainError(
                 RejectCode.invalid_field, f"side {row.side!r}: buy or sell", field="side"
             )
-        if row.mode != Mode.listed:
+        if row.mode not in (Mode.listed, Mode.block):
             raise DomainError(
-                RejectCode.invalid_field,
-                f"mode {row.mode!r}: only listed orders are taken so far",
-                field="mode",
+                RejectCode.invalid_field, f"mode {row.mode!r}: listed or block", field="mode"
             )
         selling = row.side == Side.sell
         self._holder(uow, row.account, moving_out=selling, receiving=not selling, field="account")
@@ -176,7 +176,7 @@ class VenueBase(RegistryBase):
         check_order(
             row.price,
             row.quantity,
-            Mode.listed,
+            Mode(row.mode),
             now,
             prev_close,
             self.calendar,

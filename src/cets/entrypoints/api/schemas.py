@@ -353,7 +353,9 @@ class OrderIn(Body):
     side: Literal["buy", "sell"]
     quantity: Tonnes
     price: Price
-    mode: Literal["listed"] = "listed"
+    mode: Literal["listed", "block"] = Field(
+        default="listed", description="listed agreement, or a block agreement quote"
+    )
 
 
 class PickIn(Body):
@@ -361,6 +363,12 @@ class PickIn(Body):
     account: HolderRef
     quote: ClientId
     quantity: Tonnes
+
+
+class BlockAcceptIn(Body):
+    id: ClientId
+    account: HolderRef
+    quote: ClientId
 
 
 class InstrumentIn(Body):

@@ -115,6 +115,23 @@ def pick(body: s.PickIn, svc: Svc, person: Caller) -> s.OrderOut:
     return _order_out(order)
 
 
+@router.post(
+    "/block-accepts",
+    status_code=201,
+    response_model=s.OrderOut,
+    responses=responses(401, 403, 409, 422),
+    summary="Accept a block agreement quote whole, at its price: the trade is made",
+)
+def accept_block(body: s.BlockAcceptIn, svc: Svc, person: Caller) -> s.OrderOut:
+    allow(person, "trade", {"account": body.account})
+    result = svc.exchange.accept_block(body.id, body.account, body.quote, actor=person.id)
+    if not result.ok:
+        raise refused(result)
+    order = svc.store.venue_order(body.id)
+    assert order is not None
+    return _order_out(order)
+
+
 @router.get(
     "/orders/{order_id}",
     response_model=s.OrderOut,
