@@ -12,8 +12,10 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from shared_data import shared_data
+
 CETS = Path(sys.executable).with_name("cets")
-DATA = Path(__file__).parents[3] / "shared" / "data" / "cn-pilot-prices"
+DATA = shared_data("cn-pilot-prices")
 HUBEI_CSV = DATA / "hubei_daily_2014-2021.csv"
 SCEEX_XLSX = DATA / "sceex_daily_quotes_20160701-20230724.xlsx"
 

@@ -29,8 +29,9 @@ from cets.adapters.sql import tables as t
 from cets.adapters.sql.bars import DailyBar, read_bars
 from cets.adapters.sql.database import make_engine
 from cets.adapters.sql.migrate import upgrade
+from shared_data import shared_data
 
-DATA = Path(__file__).parents[3] / "shared" / "data" / "cn-pilot-prices"
+DATA = shared_data("cn-pilot-prices")
 HUBEI_CSV = DATA / "hubei_daily_2014-2021.csv"
 SCEEX_XLSX = DATA / "sceex_daily_quotes_20160701-20230724.xlsx"
 
