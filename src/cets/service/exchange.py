@@ -141,12 +141,7 @@ class Exchange(VenueBase):
                 uow, now, order_id, instrument, account, side, mode, price, quantity
             )
             try:
-                hold = self._admit(uow, row, now)
-                results = uow.submit([Command("order", actor, body, (hold,))], row.at_us)
-                result = results[0]
-                if not result.ok:
-                    assert result.code is not None
-                    raise DomainError(result.code, result.message)
+                result = self._hold(uow, row, self._admit(uow, row, now), "order", actor, body)
             except DomainError as refused:
                 return self._refused(uow, row, refused)
             uow.insert_order(row)
@@ -203,10 +198,7 @@ class Exchange(VenueBase):
                 book = self.books[row.instrument]
                 taker = Order(row.id, row.account, side, row.price, row.quantity, row.quantity)
                 _check_pick(book, resting)
-                (result,) = uow.submit([Command("pick", actor, body, (hold,))], row.at_us)
-                if not result.ok:
-                    assert result.code is not None
-                    raise DomainError(result.code, result.message)
+                result = self._hold(uow, row, hold, "pick", actor, body)
             except DomainError as refused:
                 return self._refused(uow, row, refused)
             uow.insert_order(row)
@@ -252,10 +244,7 @@ class Exchange(VenueBase):
                         field="account",
                     )
                 hold = self._admit(uow, row, now)
-                (result,) = uow.submit([Command("block_accept", actor, body, (hold,))], row.at_us)
-                if not result.ok:
-                    assert result.code is not None
-                    raise DomainError(result.code, result.message)
+                result = self._hold(uow, row, hold, "block_accept", actor, body)
             except DomainError as refused:
                 return self._refused(uow, row, refused)
             uow.insert_order(row)

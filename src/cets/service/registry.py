@@ -29,7 +29,6 @@ from cets.service.ports import Command, CommandResult, UnitOfWork
 from cets.service.registry_base import freeze_hold_id, pledge_hold_id
 from cets.service.registry_states import AccountStates
 
-_POST = TransferFlags.POST_PENDING
 _VOID = TransferFlags.VOID_PENDING
 
 
@@ -238,19 +237,8 @@ class Registry(AccountStates):
                 "deduct",
                 actor,
                 body,
-                (
-                    self._on_hold(
-                        TransferId(cmd_id), hold, quantity, TransferCode.deduct, _POST, ref
-                    ),
-                    self._move(
-                        cmd_id,
-                        custody,
-                        target,
-                        quantity,
-                        TransferCode.deduct,
-                        ref=ref,
-                        transfer_id=TransferId(f"{cmd_id}/deliver"),
-                    ),
+                self._take_and_deliver(
+                    cmd_id, hold, custody, target, quantity, TransferCode.deduct, ref
                 ),
             )
 
@@ -337,19 +325,8 @@ class Registry(AccountStates):
                 "enforce",
                 actor,
                 body,
-                (
-                    self._on_hold(
-                        TransferId(cmd_id), hold, amount, TransferCode.enforce, _POST, ref
-                    ),
-                    self._move(
-                        cmd_id,
-                        custody,
-                        target,
-                        amount,
-                        TransferCode.enforce,
-                        ref=ref,
-                        transfer_id=TransferId(f"{cmd_id}/deliver"),
-                    ),
+                self._take_and_deliver(
+                    cmd_id, hold, custody, target, amount, TransferCode.enforce, ref
                 ),
             )
 

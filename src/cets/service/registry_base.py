@@ -31,6 +31,7 @@ from cets.domain.ledger.model import (
     Hold,
     Purpose,
     Transfer,
+    TransferFlags,
 )
 from cets.domain.registry.holders import Holder, HolderKind, HolderState
 from cets.domain.units import CASH, AssetError, is_unit, parse_asset
@@ -223,6 +224,31 @@ class RegistryBase:
             flags,
             pending_id=hold.id,
             ref=ref,
+        )
+
+    def _take_and_deliver(
+        self,
+        cmd_id: str,
+        hold: Hold,
+        custody: Account,
+        target: Account,
+        amount: int,
+        code: str,
+        ref: str,
+    ) -> tuple[Transfer, Transfer]:
+        """A linked pair: post `amount` of `hold` into its custody account, then deliver it on to
+        `target` (a judicial deduction, a pledge enforcement)."""
+        return (
+            self._on_hold(TransferId(cmd_id), hold, amount, code, TransferFlags.POST_PENDING, ref),
+            self._move(
+                cmd_id,
+                custody,
+                target,
+                amount,
+                code,
+                ref=ref,
+                transfer_id=TransferId(f"{cmd_id}/deliver"),
+            ),
         )
 
     @staticmethod

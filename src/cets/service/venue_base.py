@@ -200,6 +200,23 @@ class VenueBase(RegistryBase):
             transfer_id=order_hold_id(row.id),
         )
 
+    def _hold(
+        self,
+        uow: VenueUnitOfWork,
+        row: OrderRow,
+        hold: Transfer,
+        kind: str,
+        actor: str,
+        body: dict[str, Any],
+    ) -> CommandResult:
+        """Journal order `row` as `kind` with its hold; a refusal (the means are not there) is
+        raised as the DomainError the order is rejected with."""
+        (result,) = uow.submit([Command(kind, actor, body, (hold,))], row.at_us)
+        if not result.ok:
+            assert result.code is not None
+            raise DomainError(result.code, result.message)
+        return result
+
     def _buy_hold(self, price: int, quantity: int) -> int:
         value = price * quantity
         return value + side_fee(value, self.policy.fees.buyer_bps, self.policy.fees.min_fee_fen)
