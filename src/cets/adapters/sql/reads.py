@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import Connection, Engine, select
 
 from cets.adapters.sql import access, bars, statements, venue
@@ -129,9 +131,16 @@ class StoreReads:
         with self.engine.connect() as conn:
             return venue.order(conn, order_id)
 
-    def venue_trades(self) -> list[TradeRow]:
+    def venue_trades(
+        self,
+        *,
+        instrument: str | None = None,
+        since: date | None = None,
+        until: date | None = None,
+        last: int | None = None,
+    ) -> list[TradeRow]:
         with self.engine.connect() as conn:
-            return venue.trades(conn)
+            return venue.trades(conn, instrument=instrument, since=since, until=until, last=last)
 
     def venue_instruments(self) -> dict[str, tuple[int, bool]]:
         with self.engine.connect() as conn:

@@ -62,12 +62,32 @@ def orders(conn: Connection, *, status: Sequence[str] | None = None) -> list[Ord
     return [OrderRow(*r) for r in conn.execute(stmt)]  # type: ignore[call-arg]
 
 
-def trades(conn: Connection, *, day: date | None = None, unsettled: bool = False) -> list[TradeRow]:
-    stmt = select(*_TRADE_COLUMNS).order_by(t.trades.c.ordinal)
+def trades(
+    conn: Connection,
+    *,
+    day: date | None = None,
+    unsettled: bool = False,
+    instrument: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    last: int | None = None,
+) -> list[TradeRow]:
+    """Trades in the order they were made; filtered, and only the `last` few if given."""
+    stmt = select(*_TRADE_COLUMNS)
     if day is not None:
         stmt = stmt.where(t.trades.c.day == day)
+    if instrument is not None:
+        stmt = stmt.where(t.trades.c.instrument == instrument)
+    if since is not None:
+        stmt = stmt.where(t.trades.c.day >= since)
+    if until is not None:
+        stmt = stmt.where(t.trades.c.day <= until)
     if unsettled:
         stmt = stmt.where(t.trades.c.settled_seq.is_(None))
+    if last is not None:
+        newest = stmt.order_by(t.trades.c.ordinal.desc()).limit(last)
+        return [TradeRow(*r) for r in reversed(conn.execute(newest).all())]
+    stmt = stmt.order_by(t.trades.c.ordinal)
     return [TradeRow(*r) for r in conn.execute(stmt)]  # type: ignore[call-arg]
 
 

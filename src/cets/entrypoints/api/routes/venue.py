@@ -250,7 +250,7 @@ def depth(instrument: SymbolPath, svc: Svc) -> s.DepthOut:
 def tape(
     instrument: SymbolPath, svc: Svc, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> s.TapeOut:
-    trades = [t for t in svc.store.venue_trades() if t.instrument == instrument][-limit:]
+    trades = svc.store.venue_trades(instrument=instrument, last=limit)
     return s.TapeOut(
         instrument=instrument,
         trades=[
@@ -285,8 +285,7 @@ def _bars(svc: Svc, instrument: str, interval: Interval, start: date, end: date)
         return daily if interval == Interval.day else roll_up(daily, interval, calendar)
     trades = [
         MarketTrade(from_us(t.at_us), t.price, t.quantity, t.mode)
-        for t in svc.store.venue_trades()
-        if t.instrument == instrument and start <= t.day <= end
+        for t in svc.store.venue_trades(instrument=instrument, since=start, until=end)
     ]
     prev_close = svc.store.venue_instruments().get(instrument, (None, False))[0]
     return aggregate(trades, interval, calendar, prev_close=prev_close) if trades else []
