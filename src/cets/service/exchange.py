@@ -44,6 +44,7 @@ from cets.domain.trading.book import BEST_LEVELS, Book
 from cets.domain.trading.calendar import Mode, to_local
 from cets.domain.trading.orders import Fill, Order, Side
 from cets.domain.units import format_fen
+from cets.service.auction import AuctionDesk
 from cets.service.clock import from_us, to_us
 from cets.service.ports import Command, CommandResult, OrderRow, TradeRow
 from cets.service.settlement import Settlement
@@ -53,7 +54,7 @@ _PENDING = TransferFlags.PENDING
 _VOID = TransferFlags.VOID_PENDING
 
 
-class Exchange(VenueBase):
+class Exchange(AuctionDesk, VenueBase):
     """Every venue command as a use case; holds the books of every instrument in memory."""
 
     # -- instruments and halts ---------------------------------------------------------------
@@ -144,9 +145,10 @@ class Exchange(VenueBase):
                 result = self._hold(uow, row, self._admit(uow, row, now), "order", actor, body)
             except DomainError as refused:
                 return self._refused(uow, row, refused)
-            uow.insert_order(row)
             if row.mode == Mode.listed:
-                self._match(uow, row, actor)
+                self._match(uow, row, actor)  # stores the order as matching leaves it
+            else:
+                uow.insert_order(row)
             return result._replace(message=row.status)
 
         result: CommandResult = self._write(work)

@@ -5,6 +5,8 @@ hold), matching and fills, and releasing what an order holds. See `exchange` for
 from __future__ import annotations
 
 import threading
+from collections import deque
+from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -28,6 +30,7 @@ _VOID = TransferFlags.VOID_PENDING
 
 
 class VenueUnitOfWork(UnitOfWork, Protocol):
+    def savepoint(self) -> AbstractContextManager[None]: ...
     def venue(self) -> tuple[int, bool]: ...
     def bump_venue(self, *, halted: bool | None = None) -> int: ...
     def instruments(self) -> dict[str, tuple[int, bool]]: ...
@@ -46,6 +49,18 @@ class VenueUnitOfWork(UnitOfWork, Protocol):
     def write_daily_bar(self, instrument: str, day: date, stats: DailyStats) -> None: ...
 
 
+class _Job:
+    """A caller's command waiting for its batch: the work, then its result or its exception."""
+
+    __slots__ = ("done", "error", "result", "work")
+
+    def __init__(self, work: Any) -> None:
+        self.work = work
+        self.done = False
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
 def order_hold_id(order_id: str) -> TransferId:
     return TransferId(f"order:{order_id}")
 
@@ -61,23 +76,35 @@ def side_fee(value_fen: int, bps: int, minimum_fen: int) -> int:
 class VenueBase(RegistryBase):
     """The books of every instrument, kept in step with the database."""
 
-    def __init__(self, store: Store, clock: Clock, policy: Policy) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, policy: Policy, *, max_batch: int = 1000
+    ) -> None:
         super().__init__(store, clock)
         self.policy = policy
         self.calendar = TradingCalendar.from_policy(policy)
         self.books: dict[str, Book] = {}
         self._version: int | None = None
-        # The books are one writer's: threads of one process (API workers) take turns here, and
-        # processes take turns at the database's writer lock.
+        # The books are one writer's: the threads of one process (API workers) queue their
+        # commands for the batch leader (see `_write`); processes take turns at the database's
+        # writer lock. `_turn` is held while the books are used (a batch, a depth read).
         self._turn = threading.Lock()
+        self._queue: deque[_Job] = deque()
+        self._queue_changed = threading.Condition()
+        self._leading = False
+        self.max_batch = max_batch
+        self.batches = 0  # transactions committed (observability, tests)
 
     # -- the books ---------------------------------------------------------------------------
 
     def _sync(self, uow: VenueUnitOfWork) -> None:
         """Rebuild the books from the open orders when the stored venue moved on without us."""
         version, _ = uow.venue()
-        if version == self._version:
-            return
+        if version != self._version:
+            self._rebuild(uow)
+            self._version = version
+
+    def _rebuild(self, uow: VenueUnitOfWork) -> None:
+        """The books as the open orders in `uow`'s view make them, re-entered in arrival order."""
         books: dict[str, Book] = {symbol: Book(symbol) for symbol in uow.instruments()}
         for row in uow.open_orders():
             if row.mode != Mode.listed:
@@ -88,25 +115,76 @@ class VenueBase(RegistryBase):
             outcome = books[row.instrument].submit(order)
             assert not outcome.fills, f"open order {row.id} crosses the book it is restored to"
         self.books = books
-        self._version = version
 
     def _venue_uow(self, uow: UnitOfWork) -> VenueUnitOfWork:
         return uow  # type: ignore[return-value]  # the SQL unit of work has the venue rows
 
+    # -- group commit ------------------------------------------------------------------------
+
     def _write(self, work: Any) -> Any:
-        """Run `work(uow)` in one locked transaction; forget the books if it fails."""
+        """Run `work(uow)` as one all-or-nothing command and return its result once durable.
+
+        Group commit, led by the callers themselves: a caller queues its command; if no batch
+        is being written it becomes the leader, takes every queued command (up to `max_batch`)
+        and runs them in one transaction, each inside its own savepoint, then commits once and
+        wakes the callers whose commands were in it. Callers arriving meanwhile wait and form
+        the next batch. A command that raises is rolled back alone (its savepoint) and its
+        caller gets the exception; if it had already changed a book, the books are rebuilt
+        from the transaction's view. Nothing is acknowledged before the commit; if the commit
+        fails, every command of the batch fails with it and the books are rebuilt next time.
+        """
+        job = _Job(work)
+        with self._queue_changed:
+            self._queue.append(job)
+        while not job.done:
+            with self._queue_changed:
+                while self._leading and not job.done:
+                    self._queue_changed.wait()
+                if job.done:
+                    break
+                self._leading = True
+                take = min(len(self._queue), self.max_batch)
+                batch = [self._queue.popleft() for _ in range(take)]
+            try:
+                self._write_batch(batch)
+            finally:
+                with self._queue_changed:
+                    for each in batch:
+                        each.done = True
+                    self._leading = False
+                    self._queue_changed.notify_all()
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+    def _write_batch(self, batch: list[_Job]) -> None:
         with self._turn, self.store.unit_of_work() as raw:
             uow = self._venue_uow(raw)
-            uow.lock()
             try:
+                uow.lock()
                 self._sync(uow)
-                result = work(uow)
+                for job in batch:
+                    self._attempt(uow, job)
                 self._version = uow.bump_venue()
                 uow.commit()
-            except BaseException:
+                self.batches += 1
+            except BaseException as failed:
                 self._version = None  # memory may be ahead of the database: rebuild next time
-                raise
-            return result
+                for job in batch:
+                    job.result, job.error = None, failed
+                if not isinstance(failed, Exception):
+                    raise
+
+    def _attempt(self, uow: VenueUnitOfWork, job: _Job) -> None:
+        """One command of a batch, alone in its savepoint."""
+        marks = [(id(book), book.changes) for book in self.books.values()]
+        try:
+            with uow.savepoint():
+                job.result = job.work(uow)
+        except Exception as refused:
+            job.error = refused
+            if marks != [(id(book), book.changes) for book in self.books.values()]:
+                self._rebuild(uow)  # the command got as far as a book: undo it there too
 
     def depth(self, instrument: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]] | None:
         """The five best levels of each side now (None: no such instrument), books synced."""
@@ -233,6 +311,7 @@ class VenueBase(RegistryBase):
         return CommandResult(code, refused.message, field=refused.field)
 
     def _match(self, uow: VenueUnitOfWork, row: OrderRow, actor: str) -> None:
+        """Match new order `row` (not stored yet) in its book; store it as it comes out."""
         book = self.books[row.instrument]
         order = Order(row.id, row.account, Side(row.side), row.price, row.quantity, row.quantity)
         outcome = book.submit(order)
@@ -242,7 +321,7 @@ class VenueBase(RegistryBase):
             row.reason = outcome.reason
             self._void(uow, row, outcome.cancelled, actor, outcome.reason or "cancelled")
         row.status = order_status(row, rested=outcome.rested)
-        uow.save_order_state(row)
+        uow.insert_order(row)
 
     def _record_fills(
         self, uow: VenueUnitOfWork, taker: OrderRow, fills: tuple[Fill, ...], actor: str

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from cets.adapters.sql import tables as t
 from cets.adapters.sql.access import AccessRows
+from cets.adapters.sql.auction_rows import AuctionRows
 from cets.adapters.sql.audit import audit, journal_entries
 from cets.adapters.sql.batch import BatchRows, Head, as_chains
 from cets.adapters.sql.database import WRITER, database_url, make_engine
@@ -43,17 +44,38 @@ from cets.service.ports import (
 )
 
 
-class SqlUnitOfWork(AccessRows, VenueRows):
+class SqlUnitOfWork(AccessRows, VenueRows, AuctionRows):
     """One transaction on one connection. Writes lock the journal head first (see module doc)."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.postgres = conn.dialect.name == "postgresql"
         self._head: Head | None = None
+        self._head_moved = False
         self._known_assets: set[str] = set()
         self._io: BatchIO | None = None
 
     # -- the journal -------------------------------------------------------------------------
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A command inside a larger transaction (group commit): if it raises, everything it
+        wrote is rolled back, and so is what this unit of work remembers (the journal head, the
+        assets known, the venue rows kept), while the transaction and the commands before it
+        go on."""
+        head, moved, assets = self._head, self._head_moved, set(self._known_assets)
+        cached = {name: getattr(self, name) for name in self.CACHED}
+        self.conn.exec_driver_sql("SAVEPOINT command")
+        try:
+            yield
+        except BaseException:
+            self.conn.exec_driver_sql("ROLLBACK TO SAVEPOINT command")
+            self.conn.exec_driver_sql("RELEASE SAVEPOINT command")
+            self._head, self._head_moved, self._known_assets = head, moved, assets
+            for name, value in cached.items():
+                setattr(self, name, value)
+            raise
+        self.conn.exec_driver_sql("RELEASE SAVEPOINT command")
 
     def lock(self) -> None:
         """Take the writers' lock now (the journal head), before reading what a write depends on."""
@@ -85,12 +107,19 @@ class SqlUnitOfWork(AccessRows, VenueRows):
         return [row[0] for row in rows]
 
     def _set_head(self, head: Head) -> None:
-        self.conn.execute(
-            update(t.journal_head)
-            .where(t.journal_head.c.id == 1)
-            .values(seq=head.seq, hash=head.hash, transfers=head.transfers)
-        )
+        """Move the head; its row is written once, at the commit (a batch may append often)."""
         self._head = head
+        self._head_moved = True
+
+    def _write_head(self) -> None:
+        head = self._head
+        if self._head_moved and head is not None:
+            self.conn.execute(
+                update(t.journal_head)
+                .where(t.journal_head.c.id == 1)
+                .values(seq=head.seq, hash=head.hash, transfers=head.transfers)
+            )
+            self._head_moved = False
 
     def journal(self, kind: str, actor: str, body: Any, now_us: int) -> int:
         """Journal a command that moves nothing (e.g. a holder's state change)."""
@@ -336,6 +365,7 @@ class SqlUnitOfWork(AccessRows, VenueRows):
         self.io.update_holds([(holds[i].remaining, i) for i in sorted(touched - created)])
 
     def commit(self) -> None:
+        self._write_head()
         self.conn.commit()
 
     def rollback(self) -> None:

@@ -71,9 +71,14 @@ def trades(
     since: date | None = None,
     until: date | None = None,
     last: int | None = None,
+    after: int | None = None,
+    first: int | None = None,
 ) -> list[TradeRow]:
-    """Trades in the order they were made; filtered, and only the `last` few if given."""
+    """Trades in the order they were made; filtered (`after`: ordinals above it), and only the
+    `last` few, or the `first` few, if given."""
     stmt = select(*_TRADE_COLUMNS)
+    if after is not None:
+        stmt = stmt.where(t.trades.c.ordinal > after)
     if day is not None:
         stmt = stmt.where(t.trades.c.day == day)
     if instrument is not None:
@@ -87,7 +92,7 @@ def trades(
     if last is not None:
         newest = stmt.order_by(t.trades.c.ordinal.desc()).limit(last)
         return [TradeRow(*r) for r in reversed(conn.execute(newest).all())]
-    stmt = stmt.order_by(t.trades.c.ordinal)
+    stmt = stmt.order_by(t.trades.c.ordinal).limit(first)
     return [TradeRow(*r) for r in conn.execute(stmt)]  # type: ignore[call-arg]
 
 
@@ -103,26 +108,43 @@ def instruments(conn: Connection) -> dict[str, tuple[int, bool]]:
 
 
 class VenueRows:
-    """The venue's writes inside the unit of work's transaction."""
+    """The venue's writes inside the unit of work's transaction.
 
+    The venue row, the instruments and the next order and trade numbers are read once per
+    transaction and then kept here (a transaction is a whole group-committed batch): only the
+    venue writes them, under the writers' lock it holds until the commit. `CACHED` names them
+    for the unit of work's savepoints, which restore them when a command is rolled back.
+    """
+
+    CACHED = ("_venue_row", "_instrument_rows", "_order_seq", "_trade_ordinal")
     conn: Connection
+    _venue_row: tuple[int, bool] | None = None
+    _instrument_rows: dict[str, tuple[int, bool]] | None = None
+    _order_seq: int | None = None
+    _trade_ordinal: int | None = None
 
     def venue(self) -> tuple[int, bool]:
         """(version, market halted)."""
-        row = self.conn.execute(select(t.venue.c.version, t.venue.c.halted)).one()
-        return int(row.version), bool(row.halted)
+        if self._venue_row is None:
+            row = self.conn.execute(select(t.venue.c.version, t.venue.c.halted)).one()
+            self._venue_row = int(row.version), bool(row.halted)
+        return self._venue_row
 
     def bump_venue(self, *, halted: bool | None = None) -> int:
         values: dict[str, Any] = {"version": t.venue.c.version + 1}
         if halted is not None:
             values["halted"] = int(halted)
         self.conn.execute(update(t.venue).where(t.venue.c.id == 1).values(**values))
+        self._venue_row = None
         return self.venue()[0]
 
     def instruments(self) -> dict[str, tuple[int, bool]]:
-        return instruments(self.conn)
+        if self._instrument_rows is None:
+            self._instrument_rows = instruments(self.conn)
+        return dict(self._instrument_rows)
 
     def put_instrument(self, symbol: str, prev_close: int, halted: bool = False) -> None:
+        self._instrument_rows = None
         known = self.conn.execute(
             select(t.instruments.c.symbol).where(t.instruments.c.symbol == symbol)
         ).first()
@@ -141,20 +163,22 @@ class VenueRows:
         return orders(self.conn, status=OPEN)
 
     def next_order_seq(self) -> int:
-        return (
-            int(self.conn.execute(select(func.coalesce(func.max(t.orders.c.seq), 0))).scalar_one())
-            + 1
-        )
+        if self._order_seq is None:
+            self._order_seq = int(
+                self.conn.execute(select(func.coalesce(func.max(t.orders.c.seq), 0))).scalar_one()
+            )
+        self._order_seq += 1
+        return self._order_seq
 
     def next_trade_ordinal(self) -> int:
-        return (
-            int(
+        """The ordinal of the next trade (the caller numbers its trades on from it)."""
+        if self._trade_ordinal is None:
+            self._trade_ordinal = int(
                 self.conn.execute(
                     select(func.coalesce(func.max(t.trades.c.ordinal), 0))
                 ).scalar_one()
             )
-            + 1
-        )
+        return self._trade_ordinal + 1
 
     def insert_order(self, o: OrderRow) -> None:
         self.conn.execute(
@@ -186,6 +210,7 @@ class VenueRows:
     def insert_trades(self, rows: Sequence[TradeRow]) -> None:
         if not rows:
             return
+        self._trade_ordinal = max(self.next_trade_ordinal() - 1, *(r.ordinal for r in rows))
         self.conn.execute(
             t.trades.insert(),
             [

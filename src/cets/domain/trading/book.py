@@ -90,6 +90,7 @@ class Book:
         "_bid_levels",
         "_orders",
         "_seq",
+        "changes",
         "instrument",
     )
 
@@ -101,6 +102,7 @@ class Book:
         self._ask_keys: list[int] = []  # -price of ask levels, ascending: the best is last
         self._ask_levels: dict[int, _Level] = {}
         self._seq = 0
+        self.changes = 0  # counts the commands that changed the book (submit, pick, cancel, expiry)
 
     # -- commands -------------------------------------------------------------------------------
 
@@ -111,6 +113,7 @@ class Book:
             f"{order!r} entered a book before, or its remaining is not its quantity"
         )
         self._seq = order.seq = self._seq + 1
+        self.changes += 1
         price = order.price
         if order.side is _BUY:
             keys = self._ask_keys
@@ -161,6 +164,7 @@ class Book:
             )
         assert taker.seq == 0 and 0 < taker.remaining == taker.quantity, f"{taker!r}: malformed"
         self._seq = taker.seq = self._seq + 1
+        self.changes += 1
         wanted = taker.remaining
         taker.remaining = 0  # a pick never rests
         if quote.account == taker.account:
@@ -183,6 +187,7 @@ class Book:
         order = self._orders.pop(order_id, None)
         if order is None:
             return None
+        self.changes += 1
         if order.side is _BUY:
             keys, levels, key = self._bid_keys, self._bid_levels, order.price
         else:
@@ -213,6 +218,7 @@ class Book:
     def expire_all(self) -> list[Order]:
         """Remove and return every resting order (the day's end), bids then asks, by priority."""
         expired = list(self.resting())
+        self.changes += 1
         self._orders.clear()
         self._bid_keys.clear()
         self._bid_levels.clear()
