@@ -62,6 +62,7 @@ bench: venv postgres
 	$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[bench]'
 	$(BIN)/python bench/ledger.py
 	$(BIN)/python bench/matching.py
+	$(BIN)/python bench/order_entry.py
 
 clean:
 	rm -rf build dist test-artifacts .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -52,7 +52,10 @@ CEA = "CEA-2023"
 MID = 6000
 HOLDERS = tuple(f"H{i:02d}" for i in range(16))
 TARGET = 100_000
-POLICY = Policy().with_overrides({"fees_bps": {"buyer": 5, "seller": 5}})
+# The position limit is checked, but set far above what the flow can hold.
+POLICY = Policy().with_overrides(
+    {"fees_bps": {"buyer": 5, "seller": 5}, "position_limit": {"other_t": 10**12}}
+)
 
 
 class Entry(NamedTuple):
@@ -155,9 +158,7 @@ def run_raw(streams: list[list[Entry]], batch: int, workdir: Path) -> Run:
         "CREATE TABLE orders (id TEXT PRIMARY KEY, seq INTEGER, account TEXT, side TEXT,"
         " price INTEGER, quantity INTEGER, status TEXT)"
     )
-    conn.execute(
-        "CREATE TABLE journal (seq INTEGER PRIMARY KEY, kind TEXT, body BLOB, hash BLOB)"
-    )
+    conn.execute("CREATE TABLE journal (seq INTEGER PRIMARY KEY, kind TEXT, body BLOB, hash BLOB)")
     entries = [e for stream in streams for e in stream]
     digest, seq, batches = b"\0" * 32, 0, 0
     t0 = time.perf_counter()

@@ -20,7 +20,9 @@ import httpx
 import pytest
 
 from cets.domain.errors import RejectCode
+from cets.domain.policy import Policy
 from cets.service.clock import to_us
+from cets.service.exchange import Exchange
 from cets.service.people import People
 from cets.service.registry import Registry
 from conftest import Api
@@ -101,6 +103,85 @@ def i1_pending_closure(reg: Registry) -> None:
 
 def transfer_t1(reg: Registry) -> None:
     assert reg.transfer("t1", "E1", "E2", CEA, 10, actor="e1op").ok
+
+
+def auction_a1(reg: Registry) -> Exchange:
+    """E1's auction A1 of 100 t at a reserve of 50.00, taking bids 10:00-10:30 (it is 10:00)."""
+    venue = Exchange(reg.store, reg.clock, Policy())
+    assert venue.list_instrument(CEA, 6000, actor="setup").ok
+    now = reg.clock.now()
+    window = (now, now + timedelta(minutes=30))
+    assert venue.open_auction("A1", "E1", CEA, 100, 5000, "uniform", window=window, actor="x").ok
+    return venue
+
+
+def auction_a1_closed(reg: Registry) -> None:
+    venue = auction_a1(reg)
+    reg.clock.set(reg.clock.now() + timedelta(minutes=30))  # type: ignore[attr-defined]
+    assert venue.close_auction("A1", actor="setup").ok
+
+
+def order(**changes: Any) -> dict[str, Any]:
+    """E1 sells 10 t of CEA-2024 at 60.00 (a listed order), changed by `changes`."""
+    body = {"id": "o1", "account": "E1", "instrument": CEA, "side": "sell", "quantity": 10}
+    return body | {"price": "60.00"} | changes
+
+
+def bid(price: str = "55.00") -> dict[str, Any]:
+    return {"id": "b1", "account": "E2", "quantity": 10, "price": price}
+
+
+def listed(reg: Registry) -> Exchange:
+    """CEA-2024 listed at 60.00 (it is 10:00, in the morning session)."""
+    venue = Exchange(reg.store, reg.clock, Policy())
+    assert venue.list_instrument(CEA, 6000, actor="setup").ok
+    return venue
+
+
+def listed_and_halted(reg: Registry) -> None:
+    assert listed(reg).halt(CEA, actor="setup").ok
+
+
+def listed_at_lunch(reg: Registry) -> None:
+    listed(reg)
+    reg.clock.set(reg.clock.now().replace(hour=4))  # type: ignore[attr-defined]  # 12:00
+
+
+def e2_bought_100_today(reg: Registry) -> None:
+    """E2 bought 100 t from E1 at 60.00 this morning: delivered only at the day's end."""
+    venue = listed(reg)
+    assert reg.deposit("arrange-deposit-e2", "E2", 10_000_00).ok
+    assert venue.place("S1", "E1", CEA, "sell", 100, 6000, actor="setup").ok
+    assert venue.place("B1", "E2", CEA, "buy", 100, 6000, actor="setup").ok
+
+
+def six_ask_levels(reg: Registry) -> None:
+    """E1 offers 10 t at each of 60.00 .. 60.05 (six price levels); E2 has money."""
+    venue = listed(reg)
+    assert reg.deposit("arrange-deposit-e2", "E2", 10_000_00).ok
+    for n in range(6):
+        assert venue.place(f"S{n}", "E1", CEA, "sell", 10, 6000 + n, actor="setup").ok
+
+
+def i1_near_its_position_limit(reg: Registry) -> None:
+    """I1 (an individual: 1,000,000 t at most) holds 999,990 t and has money."""
+    listed(reg)
+    assert reg.issue("arrange-issue-i1", CEA, 1_000_000).ok
+    assert reg.allocate("arrange-allocate-i1", "I1", CEA, 999_990).ok
+    assert reg.deposit("arrange-deposit-i1", "I1", 10_000_00).ok
+
+
+def block_offers_to_i1(reg: Registry) -> None:
+    """14:00 (the block session): E1's block quote K1 of 100,000 t and its inquiry Q1, both put
+    to I1 alone; E2 with money to take K1."""
+    assert reg.issue("arrange-block-issue", CEA, 100_000).ok
+    assert reg.allocate("arrange-block-allocate", "E1", CEA, 100_000).ok
+    assert reg.deposit("arrange-block-deposit", "E2", 700_000_000).ok
+    venue = Exchange(reg.store, reg.clock, Policy())
+    assert venue.list_instrument(CEA, 6000, actor="setup").ok
+    reg.clock.set(reg.clock.now().replace(hour=6))  # type: ignore[attr-defined]
+    assert venue.quote("K1", "E1", CEA, "sell", 100_000, 6000, to="I1", actor="setup").ok
+    assert venue.inquire("Q1", "E1", CEA, "sell", 100_000, to="I1", actor="setup").ok
 
 
 @dataclass(frozen=True)
@@ -525,6 +606,124 @@ CASES: dict[str, Case] = {
     "insufficient_funds: withdrawing from an empty fund account": Case(
         "bank1", "/v1/registry/withdraw", money("w", "0.01", "E2"), 409, "insufficient_funds"
     ),
+    # one-way auctions
+    "unknown_auction: a bid in an auction there is not": Case(
+        "e2op", "/v1/auctions/A9/bids", bid(), 404, "unknown_auction", "auction"
+    ),
+    "unknown_auction: closing an auction there is not": Case(
+        "exch1", "/v1/auctions/A9/close", {}, 404, "unknown_auction", "id"
+    ),
+    "auction_not_open: a bid after the close": Case(
+        "e2op",
+        "/v1/auctions/A1/bids",
+        bid(),
+        409,
+        "auction_not_open",
+        "auction",
+        arrange=auction_a1_closed,
+    ),
+    "auction_window_not_ended: closing while bids are still taken": Case(
+        "exch1",
+        "/v1/auctions/A1/close",
+        {},
+        409,
+        "auction_window_not_ended",
+        "id",
+        arrange=auction_a1,
+    ),
+    "bid_below_reserve_price: a bid under 50.00": Case(
+        "e2op",
+        "/v1/auctions/A1/bids",
+        bid("49.99"),
+        409,
+        "bid_below_reserve_price",
+        "price",
+        arrange=auction_a1,
+    ),
+    # block agreement negotiation
+    "quote_not_addressed_to_account: accepting a block quote put to another holder": Case(
+        "e2op",
+        "/v1/block-accepts",
+        {"id": "a1", "account": "E2", "quote": "K1"},
+        409,
+        "quote_not_addressed_to_account",
+        "account",
+        arrange=block_offers_to_i1,
+    ),
+    "quote_not_addressed_to_account: countering an inquiry put to another holder": Case(
+        "e2op",
+        "/v1/block/counter-offers",
+        {"id": "c1", "account": "E2", "reply_to": "Q1", "quantity": 100_000, "price": "59.00"},
+        409,
+        "quote_not_addressed_to_account",
+        "account",
+        arrange=block_offers_to_i1,
+    ),
+    # listed agreement: the order gates, in their precedence
+    "unknown_instrument: an order for an instrument not listed": Case(
+        "e1op", "/v1/orders", order(instrument="CEA-2031"), 422, "unknown_instrument", "instrument"
+    ),
+    "instrument_halted: an order while the instrument is halted": Case(
+        "e1op", "/v1/orders", order(), 409, "instrument_halted", arrange=listed_and_halted
+    ),
+    "outside_trading_session: an order at lunch": Case(
+        "e1op", "/v1/orders", order(), 409, "outside_trading_session", arrange=listed_at_lunch
+    ),
+    "invalid_field: a price of a thousandth of a yuan": Case(
+        "e1op", "/v1/orders", order(price="60.005"), 422, "invalid_field", "price", arrange=listed
+    ),
+    "quantity_out_of_range: a block-sized listed order": Case(
+        "e1op",
+        "/v1/orders",
+        order(quantity=100_000),
+        409,
+        "quantity_out_of_range",
+        "quantity",
+        arrange=listed,
+    ),
+    "price_outside_band: one fen above +10%": Case(
+        "e1op",
+        "/v1/orders",
+        order(price="66.01"),
+        409,
+        "price_outside_band",
+        "price",
+        arrange=listed,
+    ),
+    "units_not_yet_sellable: selling units bought today": Case(
+        "e2op",
+        "/v1/orders",
+        order(account="E2", quantity=50),
+        409,
+        "units_not_yet_sellable",
+        arrange=e2_bought_100_today,
+    ),
+    "position_limit_exceeded: a buy beyond 1,000,000 t held": Case(
+        "i1op",
+        "/v1/orders",
+        order(account="I1", side="buy", quantity=11),
+        409,
+        "position_limit_exceeded",
+        "quantity",
+        arrange=i1_near_its_position_limit,
+    ),
+    "quote_not_in_best_levels: picking the sixth price level": Case(
+        "e2op",
+        "/v1/picks",
+        {"id": "P1", "account": "E2", "quote": "S5", "quantity": 10},
+        409,
+        "quote_not_in_best_levels",
+        "quote",
+        arrange=six_ask_levels,
+    ),
+    "unknown_order: a counter-offer to no open quote or inquiry": Case(
+        "e2op",
+        "/v1/block/counter-offers",
+        {"id": "c1", "account": "E2", "reply_to": "K9", "quantity": 100_000, "price": "59.00"},
+        422,
+        "unknown_order",
+        "reply_to",
+    ),
 }
 
 
@@ -760,18 +959,10 @@ UNREACHABLE: dict[RejectCode, str] = {
     RejectCode.flags_are_mutually_exclusive: "the registry sets transfer flags",
     RejectCode.pending_id_must_be_set: "the registry sets pending ids",
     RejectCode.pending_id_must_not_be_set: "the registry sets pending ids",
-    RejectCode.unknown_order: "no trading routes yet",
-    RejectCode.unknown_instrument: "no trading routes yet",
     RejectCode.accounts_must_have_the_same_asset: "the registry picks both accounts by asset",
     RejectCode.accounts_must_match_hold: "unfreeze/deduct/enforce use the hold's own accounts",
-    RejectCode.instrument_halted: "no trading routes yet",
-    RejectCode.outside_trading_session: "no trading routes yet",
-    RejectCode.price_not_on_tick: "no trading routes yet",
-    RejectCode.quantity_out_of_range: "no trading routes yet",
-    RejectCode.price_outside_band: "no trading routes yet",
-    RejectCode.quote_not_in_best_levels: "no trading routes yet",
-    RejectCode.units_not_yet_sellable: "no trading routes yet",
-    RejectCode.position_limit_exceeded: "no trading routes yet",
+    RejectCode.price_not_on_tick: "the tick is 0.01 by default and a price with more decimals "
+    "is invalid_field; a coarser tick (policy) is covered by the scenarios",
     RejectCode.offset_cap_exceeded: "no surrender-with-offsets route yet",
 }
 

@@ -142,6 +142,37 @@ def with_block_quote(api: Api) -> None:
     assert venue.place("K1", "E1", CEA, "sell", 100_000, 6000, mode="block", actor="setup").ok
 
 
+def with_block_negotiation(api: Api) -> None:
+    """In the afternoon: E1's block quote K1 of 100,000 t put to E2, E1 holding 100,000 t more,
+    E2 with money and an inquiry Q1 of its own."""
+    reg = registry(api)
+    assert reg.issue("seed-block-issue", CEA, 200_000).ok
+    assert reg.allocate("seed-block-allocate", "E1", CEA, 200_000).ok
+    assert reg.deposit("seed-block-deposit", "E2", 700_000_000).ok
+    venue = Exchange(api.store, api.clock, Policy())
+    assert venue.list_instrument(CEA, 6000, actor="setup").ok
+    api.clock.set(api.clock.now().replace(hour=6))  # 14:00 in Shanghai: the block session
+    assert venue.quote("K1", "E1", CEA, "sell", 100_000, 6000, to="E2", actor="setup").ok
+    assert venue.inquire("Q1", "E2", CEA, "buy", 100_000, actor="setup").ok
+
+
+def with_auction(api: Api) -> Exchange:
+    """E1's auction MA1 of 100 t (reserve 50.00, bids 10:00-10:30), E2 with money to bid."""
+    venue = with_market(api)
+    assert registry(api).deposit("seed-auction-deposit", "E2", 10_000_000).ok
+    now = api.clock.now()  # 10:00 in Shanghai
+    window = (now, now + timedelta(minutes=30))
+    assert venue.open_auction("MA1", "E1", CEA, 100, 5000, "uniform", window=window, actor="x").ok
+    return venue
+
+
+def with_ended_auction(api: Api) -> None:
+    """MA1 with one bid, its window over: the exchange may close it."""
+    venue = with_auction(api)
+    assert venue.bid("seed-bid", "MA1", "E2", 10, 5000, actor="setup").ok
+    api.clock.set(api.clock.now() + timedelta(minutes=30))
+
+
 def with_pending_issue(api: Api) -> None:
     answer = api.post(
         "/v1/registry/issue", "auth1", {"client_id": "pending-issue", "asset": CEA, "quantity": 5}
@@ -300,6 +331,43 @@ MATRIX: dict[str, Row] = {
             with_block_quote,
         ),
     ),
+    "POST /v1/block/quotes": Row(
+        E1_OPERATORS,
+        post(
+            "/v1/block/quotes",
+            {"id": "mk1", "account": "E1", "instrument": CEA, "side": "sell"}
+            | {"quantity": 100_000, "price": "60.00", "to": "I1"},
+            with_block_negotiation,
+        ),
+    ),
+    "POST /v1/block/inquiries": Row(
+        frozenset({"e2op"}),
+        post(
+            "/v1/block/inquiries",
+            {"id": "mq1", "account": "E2", "instrument": CEA, "side": "buy", "quantity": 100_000},
+            with_block_negotiation,
+        ),
+    ),
+    "POST /v1/block/counter-offers": Row(
+        frozenset({"e2op"}),
+        post(
+            "/v1/block/counter-offers",
+            {"id": "mc1", "account": "E2", "reply_to": "K1", "quantity": 100_000}
+            | {"price": "59.00"},
+            with_block_negotiation,
+        ),
+    ),
+    "POST /v1/block/inquiries/{inquiry_id}/cancel": Row(
+        frozenset({"e2op"}),
+        post("/v1/block/inquiries/Q1/cancel", {}, with_block_negotiation),
+        hidden=E1_OPERATORS | {"i1op"},
+    ),
+    # K1 is put to E2: I1's operator is not shown that it exists.
+    "GET /v1/block/threads/{thread_id}": Row(
+        READERS | EXCHANGE | E1_OPERATORS | {"e2op"},
+        get("/v1/block/threads/K1", with_block_negotiation),
+        hidden=frozenset({"i1op"}),
+    ),
     "GET /v1/orders/{order_id}": Row(
         READERS | EXCHANGE | E1_OPERATORS,
         get("/v1/orders/S1", with_resting_order),
@@ -330,6 +398,34 @@ MATRIX: dict[str, Row] = {
     ),
     "GET /v1/market/{instrument}/klines": Row(
         EVERYONE, get(f"/v1/market/{CEA}/klines", with_market, interval="1d"), public=True
+    ),
+    # A live stream never ends by itself: `once` ends it after the depth, so the request returns.
+    "GET /v1/market/{instrument}/stream": Row(
+        EVERYONE, get(f"/v1/market/{CEA}/stream", with_resting_order, once="true"), public=True
+    ),
+    # one-way auctions (an auction of the authority's reserve: tests/api/test_auctions.py)
+    "POST /v1/auctions": Row(
+        EXCHANGE,
+        post(
+            "/v1/auctions",
+            {"id": "MA9", "seller": "E1", "instrument": CEA, "quantity": 10}
+            | {"reserve_price": "50.00", "pricing": "uniform"},
+            with_market,
+        ),
+    ),
+    "POST /v1/auctions/{auction_id}/bids": Row(
+        frozenset({"e2op"}),
+        post(
+            "/v1/auctions/MA1/bids",
+            {"id": "mb1", "account": "E2", "quantity": 10, "price": "55.00"},
+            with_auction,
+        ),
+    ),
+    "POST /v1/auctions/{auction_id}/close": Row(
+        EXCHANGE, post("/v1/auctions/MA1/close", {}, with_ended_auction)
+    ),
+    "GET /v1/auctions/{auction_id}": Row(
+        READERS | EXCHANGE | E1_OPERATORS | OTHER_OPERATORS, get("/v1/auctions/MA1", with_auction)
     ),
     "POST /v1/persons": Row(
         PEOPLE_MANAGERS, post("/v1/persons", {"id": "p9", "name": "Nine", "role": "supervisor"})

@@ -130,11 +130,15 @@ def openapi_document() -> dict[str, Any]:
 
 
 DOCUMENT = openapi_document()
+# The live market data stream never ends while its client stays (only `?once=true` does, and
+# a generated case would set it false as often): a call would hang the run. It is left out here;
+# tests/api/test_stream.py covers its answers, its 404 and 422 included.
+LIVE_STREAM = "/v1/market/{instrument}/stream"
 # The callers' keys are sent as `headers=` (they are issued after the cases are built), so this
 # schema does not make up X-API-Key values itself; `stranger` below does, and drops them too.
-schema = schemathesis.openapi.from_dict(DOCUMENT)
+schema = schemathesis.openapi.from_dict(DOCUMENT).exclude(path=LIVE_STREAM)
 schema.config.generation.update(with_security_parameters=False)
-stranger = schemathesis.openapi.from_dict(DOCUMENT)
+stranger = schemathesis.openapi.from_dict(DOCUMENT).exclude(path=LIVE_STREAM)
 
 
 @pytest.fixture(scope="module")

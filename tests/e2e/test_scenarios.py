@@ -178,9 +178,10 @@ steps:
   - at: "2024-03-04T09:00:00"
   - issue: {asset: CEA-2023, quantity: 1000}
 """
-AUCTION = (
-    "  - auction_open: {id: A1, seller: authority, instrument: CEA-2023, quantity: 100000, "
-    'reserve_price: "50.00", pricing: uniform}'
+EMISSIONS = "  - emissions: {account: E1, year: 2023, tonnes: 1000}"
+AUCTION_WINDOW = (
+    "  - auction_open: {id: A1, seller: authority, instrument: CEA-2023, quantity: 1000, "
+    'reserve_price: "50.00", pricing: uniform, window: ["2024-03-04T10:00:00"]}'
 )
 INVALID = [
     (
@@ -213,7 +214,12 @@ INVALID = [
         "  - deposit: {account: E1, amount: 60.50}",
         "step 2: amount 60.5: a float cannot hold an amount exactly",
     ),
-    ("not yet supported step", AUCTION, "step 2: 'auction_open' is not supported yet"),
+    ("not yet supported step", EMISSIONS, "step 2: 'emissions' is not supported yet"),
+    (
+        "auction window of one datetime",
+        AUCTION_WINDOW,
+        "step 2: field 'window' must be [start, end], two local datetimes",
+    ),
     (
         "bad at datetime",
         '  - at: "2024-02-30T09:00:00"',

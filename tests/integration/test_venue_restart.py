@@ -10,10 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-from venue_worker import ACCOUNTS, CEA, OPEN, enter
+from venue_worker import ACCOUNTS, CEA, OPEN, POLICY, enter
 
 from cets.adapters.sql.store import SqlStore
-from cets.domain.policy import Policy
 from cets.domain.registry.holders import Holder
 from cets.service.clock import SettableClock
 from cets.service.exchange import Exchange
@@ -32,7 +31,7 @@ def prepared(url: str) -> SqlStore:
         assert reg.open_holder(Holder(holder, "institution", holder), actor="t").ok
         assert reg.allocate(f"a{n}", holder, CEA, 1_000_000).ok
         assert reg.deposit(f"d{n}", holder, 10_000_000_000).ok
-    assert Exchange(store, clock, Policy()).list_instrument(CEA, 6000, actor="t").ok
+    assert Exchange(store, clock, POLICY).list_instrument(CEA, 6000, actor="t").ok
     return store
 
 
@@ -75,7 +74,7 @@ def test_a_killed_venue_restarts_with_every_acknowledged_order_and_the_same_book
 
     uninterrupted = prepared(f"sqlite:///{tmp_path}/uninterrupted.db")
     clock = SettableClock(OPEN)
-    venue = Exchange(uninterrupted, clock, Policy())
+    venue = Exchange(uninterrupted, clock, POLICY)
     for i in range(ran):
         enter(venue, clock, SEED, i)
 
@@ -85,7 +84,7 @@ def test_a_killed_venue_restarts_with_every_acknowledged_order_and_the_same_book
     made = trades(store)
     assert len(made) > 50 and len({t[0] for t in made}) == len(made)  # trades, none doubled
     assert made == trades(uninterrupted)  # none lost
-    restarted = Exchange(store, SettableClock(OPEN), Policy())
+    restarted = Exchange(store, SettableClock(OPEN), POLICY)
     bids, asks = venue.depth(CEA) or ([], [])
     assert bids and asks  # both sides still have resting orders to compare
     assert restarted.depth(CEA) == (bids, asks)

@@ -17,6 +17,8 @@ from cets.service.clock import SHANGHAI, SettableClock
 from cets.service.exchange import Exchange
 
 CEA = "CEA-2023"
+# Each holder starts with 1,000,000 t: the position limit is set above what the flow can reach.
+POLICY = Policy().with_overrides({"position_limit": {"other_t": 10**12}})
 ACCOUNTS = tuple(f"H{i}" for i in range(6))
 OPEN = datetime(2024, 3, 4, 9, 30, tzinfo=SHANGHAI)
 
@@ -40,7 +42,7 @@ def main() -> None:
     stop = start + int(sys.argv[4]) if len(sys.argv) > 4 else None
     store = SqlStore.open(url)
     clock = SettableClock(OPEN)
-    venue = Exchange(store, clock, Policy())
+    venue = Exchange(store, clock, POLICY)
     i = start
     while stop is None or i < stop:
         enter(venue, clock, seed, i)

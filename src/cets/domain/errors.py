@@ -38,8 +38,11 @@ class RejectCode(StrEnum):
     # What the command refers to.
     unknown_account = "unknown_account"
     unknown_order = "unknown_order"
+    unknown_auction = "unknown_auction"
     unknown_reference = "unknown_reference"
     unknown_instrument = "unknown_instrument"
+    # A block quote or inquiry addressed to one counterparty, answered by another.
+    quote_not_addressed_to_account = "quote_not_addressed_to_account"
     accounts_must_have_the_same_asset = "accounts_must_have_the_same_asset"
     accounts_must_match_hold = "accounts_must_match_hold"
     hold_already_closed = "hold_already_closed"
@@ -51,10 +54,13 @@ class RejectCode(StrEnum):
     account_state_does_not_allow = "account_state_does_not_allow"  # e.g. unrestrict a normal one
     # Trading gates, in the order the exchange checks them (DOMAIN.md, "Trading").
     instrument_halted = "instrument_halted"
+    auction_not_open = "auction_not_open"  # closed, or its units withdrawn or expired
+    auction_window_not_ended = "auction_window_not_ended"  # closing before the announced end
     outside_trading_session = "outside_trading_session"
     price_not_on_tick = "price_not_on_tick"
     quantity_out_of_range = "quantity_out_of_range"
     price_outside_band = "price_outside_band"
+    bid_below_reserve_price = "bid_below_reserve_price"
     quote_not_in_best_levels = "quote_not_in_best_levels"
     units_not_yet_sellable = "units_not_yet_sellable"
     position_limit_exceeded = "position_limit_exceeded"

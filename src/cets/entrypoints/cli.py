@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from cets.adapters.sql.database import database_url
 from cets.adapters.sql.store import SqlStore
 from cets.entrypoints import cli_admin as admin
-from cets.entrypoints import cli_import
+from cets.entrypoints import cli_auction, cli_import, cli_market
 from cets.entrypoints import scenario as scenarios
 from cets.service.clock import SystemClock
 from cets.service.people import People
@@ -43,6 +43,8 @@ app.add_typer(admin.approvals_app, name="approvals")
 app.add_typer(admin.person_app, name="person")
 app.add_typer(admin.key_app, name="key")
 app.add_typer(cli_import.import_app, name="import")
+app.add_typer(cli_auction.auction_app, name="auction")
+app.add_typer(cli_market.market_app, name="market")
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -79,6 +81,13 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     db: DbOption = None,
     config: admin.ConfigOption = None,
+    close_days: Annotated[
+        bool,
+        typer.Option(
+            help="Close each trading day at 15:00 Asia/Shanghai by itself (expire day orders, "
+            "settle, fix the bar), and a missed day at start."
+        ),
+    ] = True,
 ) -> None:
     """Serve the API (and its OpenAPI docs at /docs) on the database `cets init` made."""
     import uvicorn  # noqa: PLC0415 (only this command needs the server)
@@ -90,7 +99,14 @@ def serve(
     policy = admin.load_policy(config)
     out.print(f"serving {_safe(url)} on http://{host}:{port} (docs at /docs)", highlight=False)
     try:
-        uvicorn.run(create_app(store, policy=policy), host=host, port=port, log_level="info")
+        # A shutdown cancels what still runs after 3 s: a market data stream never ends alone.
+        uvicorn.run(
+            create_app(store, policy=policy, close_days=close_days),
+            host=host,
+            port=port,
+            log_level="info",
+            timeout_graceful_shutdown=3,
+        )
     finally:
         store.close()
 

@@ -7,6 +7,12 @@ Step types that a later issue brings are valid names but exit 2 with "not suppor
 SCENARIOS.md's table, the registry operations `enforce` (ref, quantity?), `forced_surrender`
 (account, asset, quantity, year), `succeed` (account, to), `freeze_account`, `unfreeze_account`
 and `begin_closure` (account) are steps too.
+Block negotiation (see `cets.service.block`): `block_quote` takes an optional `to` (the one
+holder who may accept it); `block_inquiry` (id, account, instrument, side, quantity, price?, to?)
+asks for quotes; `block_counter` (id, account, reply_to, quantity, price) answers a block quote or
+inquiry; `cancel_inquiry` (id) withdraws an inquiry.
+`auction_open` also takes an optional `window: [start, end]` (two local datetimes, start in,
+end out); without it the auction takes bids in its day's listed sessions.
 
 Each step's client id (its idempotency key) is `s<index>`, so running one file twice against the
 same `--db` replays rather than doubles it. The clock starts at 2024-01-01T00:00:00 Asia/Shanghai
@@ -75,9 +81,12 @@ STEP_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         ("order", "id account instrument side quantity price", "mode"),
         ("pick", "id account quote quantity", ""),
         ("cancel_order", "id", ""),
-        ("block_quote", "id account instrument side quantity price", ""),
+        ("block_quote", "id account instrument side quantity price", "to"),
         ("block_accept", "id quote account", ""),
-        ("auction_open", "id seller instrument quantity reserve_price pricing", ""),
+        ("block_inquiry", "id account instrument side quantity", "price to"),
+        ("block_counter", "id account reply_to quantity price", ""),
+        ("cancel_inquiry", "id", ""),
+        ("auction_open", "id seller instrument quantity reserve_price pricing", "window"),
         ("bid", "id auction account quantity price", ""),
         ("auction_close", "id", ""),
         ("halt", "instrument", ""),
@@ -129,6 +138,12 @@ SUPPORTED = frozenset(
         "end_of_day",
         "block_quote",
         "block_accept",
+        "block_inquiry",
+        "block_counter",
+        "cancel_inquiry",
+        "auction_open",
+        "bid",
+        "auction_close",
     }
 )
 TOP_LEVEL = frozenset(
@@ -287,6 +302,8 @@ def _typed(kind: str, args: dict[str, Any], where: str) -> dict[str, Any]:
             )
         elif name in ("amount", "price", "reserve_price"):
             out[name] = parse_fen(value, field=name)
+        elif name == "window":
+            out[name] = _window(where, value)
         elif name == "asset":
             out[name] = parse_asset(value, field=name)
         elif name in ("year", "step"):
@@ -303,7 +320,17 @@ def _typed(kind: str, args: dict[str, Any], where: str) -> dict[str, Any]:
     return out
 
 
-def _local_time(where: str, value: Any) -> datetime:
+def _window(where: str, value: Any) -> tuple[datetime, datetime]:
+    """An auction's window: two local datetimes, `[start, end]` (start in, end out)."""
+    if not isinstance(value, list) or len(value) != 2:
+        raise ScenarioError(
+            f"{where}: field 'window' must be [start, end], two local datetimes, got {value!r}"
+        )
+    start, end = (_local_time(where, v, "window") for v in value)
+    return start, end
+
+
+def _local_time(where: str, value: Any, name: str = "at") -> datetime:
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, str):
@@ -311,13 +338,14 @@ def _local_time(where: str, value: Any) -> datetime:
             moment = datetime.fromisoformat(value)
         except ValueError as exc:
             raise ScenarioError(
-                f"{where}: field 'at' {value!r} is not a local datetime like 2024-03-04T09:30:00"
+                f"{where}: field '{name}' {value!r} is not a local datetime like "
+                "2024-03-04T09:30:00"
             ) from exc
     else:
-        raise ScenarioError(f"{where}: field 'at' must be a datetime string, got {value!r}")
+        raise ScenarioError(f"{where}: field '{name}' must be a datetime string, got {value!r}")
     if moment.tzinfo is not None:
         raise ScenarioError(
-            f"{where}: field 'at' {value!r}: give Asia/Shanghai local time without an offset"
+            f"{where}: field '{name}' {value!r}: give Asia/Shanghai local time without an offset"
         )
     return moment.replace(tzinfo=SHANGHAI)
 
@@ -387,16 +415,30 @@ _VENUE: dict[str, Callable[[Exchange, dict[str, Any]], CommandResult]] = {
     "pick": lambda x, a: x.pick(
         a["id"], a["account"], a["quote"], a["quantity"], actor=a["account"]
     ),
-    "block_quote": lambda x, a: x.place(
+    "block_quote": lambda x, a: x.quote(
         a["id"],
         a["account"],
         a["instrument"],
         a["side"],
         a["quantity"],
         a["price"],
-        mode="block",
+        to=a.get("to"),
         actor=a["account"],
     ),
+    "block_inquiry": lambda x, a: x.inquire(
+        a["id"],
+        a["account"],
+        a["instrument"],
+        a["side"],
+        a["quantity"],
+        a.get("price"),
+        to=a.get("to"),
+        actor=a["account"],
+    ),
+    "block_counter": lambda x, a: x.counter(
+        a["id"], a["account"], a["reply_to"], a["quantity"], a["price"], actor=a["account"]
+    ),
+    "cancel_inquiry": lambda x, a: x.cancel_inquiry(a["id"], actor=ACTOR),
     "block_accept": lambda x, a: x.accept_block(
         a["id"], a["account"], a["quote"], actor=a["account"]
     ),
@@ -404,6 +446,20 @@ _VENUE: dict[str, Callable[[Exchange, dict[str, Any]], CommandResult]] = {
     "halt": lambda x, a: x.halt(a["instrument"], actor=ACTOR),
     "resume": lambda x, a: x.halt(a["instrument"], actor=ACTOR, halted=False),
     "end_of_day": lambda x, a: x.end_of_day(actor=ACTOR),
+    "auction_open": lambda x, a: x.open_auction(
+        a["id"],
+        a["seller"],
+        a["instrument"],
+        a["quantity"],
+        a["reserve_price"],
+        a["pricing"],
+        window=a.get("window"),
+        actor=ACTOR,
+    ),
+    "bid": lambda x, a: x.bid(
+        a["id"], a["auction"], a["account"], a["quantity"], a["price"], actor=a["account"]
+    ),
+    "auction_close": lambda x, a: x.close_auction(a["id"], actor=ACTOR),
 }
 
 

@@ -42,9 +42,10 @@ from cets.domain.marketdata.klines import daily_stats
 from cets.domain.registry.holders import EXCHANGE
 from cets.domain.trading.book import BEST_LEVELS, Book
 from cets.domain.trading.calendar import Mode, to_local
-from cets.domain.trading.orders import Fill, Order, Side
+from cets.domain.trading.orders import Order, Side
 from cets.domain.units import format_fen
 from cets.service.auction import AuctionDesk
+from cets.service.block import BlockDesk
 from cets.service.clock import from_us, to_us
 from cets.service.ports import Command, CommandResult, OrderRow, TradeRow
 from cets.service.settlement import Settlement
@@ -54,7 +55,7 @@ _PENDING = TransferFlags.PENDING
 _VOID = TransferFlags.VOID_PENDING
 
 
-class Exchange(AuctionDesk, VenueBase):
+class Exchange(AuctionDesk, BlockDesk, VenueBase):
     """Every venue command as a use case; holds the books of every instrument in memory."""
 
     # -- instruments and halts ---------------------------------------------------------------
@@ -195,12 +196,12 @@ class Exchange(AuctionDesk, VenueBase):
                 resting.price,
                 quantity,
             )
+            book = self.books[row.instrument]
+            taker = Order(row.id, row.account, side, row.price, row.quantity, row.quantity)
             try:
-                hold = self._admit(uow, row, now)
-                book = self.books[row.instrument]
-                taker = Order(row.id, row.account, side, row.price, row.quantity, row.quantity)
-                _check_pick(book, resting)
-                result = self._hold(uow, row, hold, "pick", actor, body)
+                self._gates(uow, row, now)
+                _check_pick(book, resting)  # after the gates, before the means
+                result = self._hold(uow, row, self._means_hold(uow, row), "pick", actor, body)
             except DomainError as refused:
                 return self._refused(uow, row, refused)
             uow.insert_order(row)
@@ -216,66 +217,24 @@ class Exchange(AuctionDesk, VenueBase):
 
         return self._refusing(work)
 
-    def accept_block(self, order_id: str, account: str, quote: str, *, actor: str) -> CommandResult:
-        """Block agreement: accept a posted block quote whole, at its price; the acceptance is
-        the other side's order and makes the trade. Its own gates (block session 13:00-15:00,
-        >= 100,000 t, +-30% band) and hold apply as to any order."""
-
-        def work(uow: VenueUnitOfWork) -> CommandResult:
-            posted = uow.order(quote)
-            if posted is None or posted.mode != Mode.block or posted.status != "open":
-                raise DomainError(
-                    RejectCode.unknown_order, f"no open block quote {quote!r}", field="quote"
-                )
-            if uow.order(order_id) is not None:
-                return CommandResult(
-                    RejectCode.duplicate_id, f"order id {order_id!r} was already used"
-                )
-            now = self.clock.now()
-            side = Side.buy if posted.side == Side.sell else Side.sell
-            left = posted.quantity - posted.filled - posted.cancelled
-            row = self._new_order(
-                uow, now, order_id, posted.instrument, account, side, Mode.block, posted.price, left
-            )
-            body = {"id": order_id, "account": account, "quote": quote}
-            try:
-                if account == posted.account:
-                    raise DomainError(
-                        RejectCode.accounts_must_be_different,
-                        f"{account} cannot accept its own quote {quote!r}",
-                        field="account",
-                    )
-                hold = self._admit(uow, row, now)
-                result = self._hold(uow, row, hold, "block_accept", actor, body)
-            except DomainError as refused:
-                return self._refused(uow, row, refused)
-            uow.insert_order(row)
-            buy, sell = (row.id, quote) if side == Side.buy else (quote, row.id)
-            self._record_fills(
-                uow, row, (Fill(quote, row.id, posted.price, left, buy, sell, 0, 0),), actor
-            )
-            row.status = "filled"
-            uow.save_order_state(row)
-            return result._replace(message=row.status)
-
-        return self._refusing(work)
-
     # -- the day's end -----------------------------------------------------------------------
 
-    def end_of_day(self, *, actor: str) -> CommandResult:
+    def end_of_day(self, *, actor: str, day: date | None = None) -> CommandResult:
         """Expire the day orders, settle every unsettled trade (one linked batch each), release
         what the orders still hold, and fix each instrument's day: open, high, low, close (VWAP
-        of the listed trades), volumes; the close becomes the next day's previous close."""
+        of the listed trades), volumes; the close becomes the next day's previous close. `day`
+        is the trading day closed (by default the one of now; `DayCloser` names a missed one)."""
 
         def work(uow: VenueUnitOfWork) -> CommandResult:
             now = self.clock.now()
             at = to_us(now)
-            day = self.calendar.trading_day_of(to_local(now))
+            closing = day or self.calendar.trading_day_of(to_local(now))
             for row in uow.open_orders():
                 self.books[row.instrument].cancel(row.id)
                 row.cancelled = row.quantity - row.filled
                 row.status = "expired"
                 uow.save_order_state(row)
+            self._expire_inquiries(uow)
             trades = uow.unsettled_trades()
             settlement = Settlement(self, uow, at)
             results = uow.submit([settlement.chain(trade) for trade in trades], at)
@@ -299,15 +258,17 @@ class Exchange(AuctionDesk, VenueBase):
                         Command(
                             "release_order_holds",
                             EXCHANGE,
-                            {"day": day.isoformat()},
+                            {"day": closing.isoformat()},
                             tuple(released),
                         )
                     ],
                     at,
                 )
                 assert result.ok, f"releasing order holds: {result.code} {result.message}"
-            closes = self._close_day(uow, day, trades)
-            seq = uow.journal("end_of_day", actor, {"day": day.isoformat(), "closes": closes}, at)
+            closes = self._close_day(uow, closing, trades)
+            seq = uow.journal(
+                "end_of_day", actor, {"day": closing.isoformat(), "closes": closes}, at
+            )
             return CommandResult(None, seq=seq)
 
         return self._refusing(work)

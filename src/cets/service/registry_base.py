@@ -166,7 +166,7 @@ class RegistryBase:
     def _existing(uow: UnitOfWork, holder: str, purpose: str, asset: str, amount: int) -> Account:
         """The account a debit comes from; one never opened holds nothing."""
         key = AccountKey(holder, purpose, asset)
-        account = uow.accounts([key]).get(key)
+        account = uow.account_of(key)
         if account is None:
             code = RejectCode.insufficient_funds if asset == CASH else RejectCode.insufficient_units
             raise DomainError(code, f"{holder} holds no {asset}; the command needs {amount}")

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -15,7 +16,7 @@ from cets.domain.ids import TransferId
 from cets.domain.ledger.model import Hold, Purpose, Transfer, TransferCode, TransferFlags
 from cets.domain.marketdata.klines import DailyStats
 from cets.domain.policy import Policy
-from cets.domain.registry.holders import EXCHANGE
+from cets.domain.registry.holders import EXCHANGE, HolderKind
 from cets.domain.trading.book import Book
 from cets.domain.trading.calendar import Mode, TradingCalendar, to_local
 from cets.domain.trading.orders import Fill, Order, Side
@@ -45,6 +46,9 @@ class VenueUnitOfWork(UnitOfWork, Protocol):
     def unsettled_trades(self) -> list[TradeRow]: ...
     def mark_settled(self, ordinals: list[int], seq: int) -> None: ...
     def bought_unsettled(self, account: str, instrument: str) -> int: ...
+    def position(self, account: str, instrument: str) -> int: ...
+    def buyer_fees(self, buy_order: str) -> int: ...
+    def allocated(self, account: str, asset: str) -> int: ...
     def open_order_holds(self) -> list[Hold]: ...
     def write_daily_bar(self, instrument: str, day: date, stats: DailyStats) -> None: ...
 
@@ -87,7 +91,8 @@ class VenueBase(RegistryBase):
         # The books are one writer's: the threads of one process (API workers) queue their
         # commands for the batch leader (see `_write`); processes take turns at the database's
         # writer lock. `_turn` is held while the books are used (a batch, a depth read).
-        self._turn = threading.Lock()
+        self._turn = threading.RLock()
+        self._inline: tuple[int, VenueUnitOfWork] | None = None  # see `batched`
         self._queue: deque[_Job] = deque()
         self._queue_changed = threading.Condition()
         self._leading = False
@@ -134,6 +139,12 @@ class VenueBase(RegistryBase):
         fails, every command of the batch fails with it and the books are rebuilt next time.
         """
         job = _Job(work)
+        inline = self._inline
+        if inline is not None and inline[0] == threading.get_ident():
+            self._attempt(inline[1], job)  # inside `batched()`: this thread's own transaction
+            if job.error is not None:
+                raise job.error
+            return job.result
         with self._queue_changed:
             self._queue.append(job)
         while not job.done:
@@ -156,6 +167,38 @@ class VenueBase(RegistryBase):
         if job.error is not None:
             raise job.error
         return job.result
+
+    @contextmanager
+    def batched(self) -> Iterator[None]:
+        """Run the commands this thread calls inside the block as one batch: one transaction,
+        each command in its own savepoint, committed when the block ends. For replays and bulk
+        loads driven from one thread. Each command's answer comes back as it runs, before it is
+        durable; if the commit fails, the block raises and none of them was stored. Other
+        threads' commands wait until the block ends."""
+        with self._queue_changed:
+            while self._leading:
+                self._queue_changed.wait()
+            self._leading = True
+        try:
+            with self._turn, self.store.unit_of_work() as raw:
+                uow = self._venue_uow(raw)
+                try:
+                    uow.lock()
+                    self._sync(uow)
+                    self._inline = (threading.get_ident(), uow)
+                    yield
+                    self._version = uow.bump_venue()
+                    uow.commit()
+                    self.batches += 1
+                except BaseException:
+                    self._version = None
+                    raise
+                finally:
+                    self._inline = None
+        finally:
+            with self._queue_changed:
+                self._leading = False
+                self._queue_changed.notify_all()
 
     def _write_batch(self, batch: list[_Job]) -> None:
         with self._turn, self.store.unit_of_work() as raw:
@@ -233,6 +276,11 @@ class VenueBase(RegistryBase):
 
     def _admit(self, uow: VenueUnitOfWork, row: OrderRow, now: datetime) -> Transfer:
         """The checks before the hold, in their precedence; the hold the order needs."""
+        self._gates(uow, row, now)
+        return self._means_hold(uow, row)
+
+    def _gates(self, uow: VenueUnitOfWork, row: OrderRow, now: datetime) -> None:
+        """The order's checks before its means, in their precedence (see `exchange`)."""
         if row.side not in (Side.buy, Side.sell):
             raise DomainError(
                 RejectCode.invalid_field, f"side {row.side!r}: buy or sell", field="side"
@@ -242,7 +290,9 @@ class VenueBase(RegistryBase):
                 RejectCode.invalid_field, f"mode {row.mode!r}: listed or block", field="mode"
             )
         selling = row.side == Side.sell
-        self._holder(uow, row.account, moving_out=selling, receiving=not selling, field="account")
+        holder = self._holder(
+            uow, row.account, moving_out=selling, receiving=not selling, field="account"
+        )
         instruments = uow.instruments()
         if row.instrument not in instruments:
             raise DomainError(
@@ -262,6 +312,13 @@ class VenueBase(RegistryBase):
             halted or uow.venue()[1],
             instrument=row.instrument,
         )
+        if not selling:
+            self._check_position(uow, holder.kind, row)
+
+    def _means_hold(self, uow: VenueUnitOfWork, row: OrderRow) -> Transfer:
+        """The hold order `row` needs: the seller's units, or the buyer's money and fee, into
+        the exchange's in-transit account (opened on first use)."""
+        selling = row.side == Side.sell
         asset = row.instrument if selling else CASH
         amount = row.quantity if selling else self._buy_hold(row.price, row.quantity)
         purpose = Purpose.holding if selling else Purpose.fund
@@ -277,6 +334,28 @@ class VenueBase(RegistryBase):
             ref=row.id,
             transfer_id=order_hold_id(row.id),
         )
+
+    def _check_position(self, uow: VenueUnitOfWork, kind: str, row: OrderRow) -> None:
+        """The position limit (DOMAIN.md): what a buyer holds of the instrument's units, has
+        bought and not yet received, and still bids for, plus this order, may not exceed its
+        limit: a key emitter's allocation of that vintage plus `key_emitter_extra_t`, anyone
+        else `other_t`. Units it has frozen or pledged sit in custody and are not counted."""
+        limit = self.policy.position_limit
+        if limit is None:
+            return
+        if kind == HolderKind.key_emitter:
+            allowed = uow.allocated(row.account, row.instrument) + limit.key_emitter_extra_t
+        else:
+            allowed = limit.other_t
+        position = uow.position(row.account, row.instrument)
+        if position + row.quantity > allowed:
+            raise DomainError(
+                RejectCode.position_limit_exceeded,
+                f"{row.account} would hold {position + row.quantity} t of {row.instrument} "
+                f"({position} t held, bought or bid for, + {row.quantity} t), over its "
+                f"position limit of {allowed} t",
+                field="quantity",
+            )
 
     def _hold(
         self,
@@ -331,6 +410,7 @@ class VenueBase(RegistryBase):
         ordinal = uow.next_trade_ordinal()
         rows: list[TradeRow] = []
         fees = self.policy.fees
+        budgets: dict[str, int] = {}  # buy order -> buyer fee its hold still has room for
         for fill in fills:
             maker = uow.order(fill.maker)
             assert maker is not None, f"resting order {fill.maker} has no row"
@@ -352,7 +432,7 @@ class VenueBase(RegistryBase):
                     seller.account,
                     fill.price,
                     fill.quantity,
-                    side_fee(value, fees.buyer_bps, fees.min_fee_fen),
+                    self._buyer_fee(uow, buyer, value, budgets),
                     side_fee(value, fees.seller_bps, fees.min_fee_fen),
                     taker.day,
                     taker.at_us,
@@ -380,6 +460,23 @@ class VenueBase(RegistryBase):
             },
             taker.at_us,
         )
+
+    def _buyer_fee(
+        self, uow: VenueUnitOfWork, buy: OrderRow, value: int, budgets: dict[str, int]
+    ) -> int:
+        """The buyer's fee on a trade of `value`: the schedule's (basis points half-up, at least
+        the minimum), but never more than what the buy order's hold still reserves for fees.
+        The hold reserved one fee, on the order's whole value at its limit; fees charged trade
+        by trade (each rounded, each at least the minimum) could add up to more, and settlement
+        would then find the hold short. So a buyer never pays more in fees on an order than the
+        order reserved: a trade that would take it over pays what is left."""
+        fees = self.policy.fees
+        if buy.id not in budgets:
+            reserved = self._buy_hold(buy.price, buy.quantity) - buy.price * buy.quantity
+            budgets[buy.id] = reserved - uow.buyer_fees(buy.id)
+        charged = min(side_fee(value, fees.buyer_bps, fees.min_fee_fen), budgets[buy.id])
+        budgets[buy.id] -= charged
+        return charged
 
     def _void(
         self, uow: VenueUnitOfWork, row: OrderRow, quantity: int, actor: str, why: str

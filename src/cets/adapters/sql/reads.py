@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, func, select, text
 
 from cets.adapters.sql import access, bars, statements, venue
 from cets.adapters.sql import tables as t
@@ -141,6 +141,28 @@ class StoreReads:
     ) -> list[TradeRow]:
         with self.engine.connect() as conn:
             return venue.trades(conn, instrument=instrument, since=since, until=until, last=last)
+
+    def venue_trades_after(self, instrument: str, after: int, *, limit: int) -> list[TradeRow]:
+        """The first `limit` trades of `instrument` with an ordinal above `after`, oldest first
+        (what a market data stream has not sent yet)."""
+        with self.engine.connect() as conn:
+            return venue.trades(conn, instrument=instrument, after=after, first=limit)
+
+    def venue_position(self) -> tuple[int, int]:
+        """(venue version, last trade ordinal) in one statement, no writer's lock taken. Every
+        venue write moves the version on, so while it stands still the books have not changed."""
+        last = select(func.coalesce(func.max(t.trades.c.ordinal), 0)).scalar_subquery()
+        with self.engine.connect() as conn:
+            version, ordinal = conn.execute(select(t.venue.c.version, last)).one()
+        return int(version), int(ordinal)
+
+    def venue_open_through(self, day: date) -> bool:
+        """Whether an order of a trading day up to `day` is still open or a trade of one is still
+        unsettled: that day has not been closed yet."""
+        open_order = select(t.orders.c.id).where(text(t.ORDER_OPEN), t.orders.c.day <= day)
+        unsettled = select(t.trades.c.ordinal).where(text(t.TRADE_UNSETTLED), t.trades.c.day <= day)
+        with self.engine.connect() as conn:
+            return conn.execute(select(open_order.exists() | unsettled.exists())).scalar_one()
 
     def venue_instruments(self) -> dict[str, tuple[int, bool]]:
         with self.engine.connect() as conn:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, inspect, select, update
+from sqlalchemy import Connection, Engine, bindparam, inspect, select, update
 from sqlalchemy.engine import make_url
 
 from cets.adapters.sql import tables as t
@@ -26,6 +26,7 @@ from cets.adapters.sql.batch import BatchRows, Head, as_chains
 from cets.adapters.sql.database import WRITER, database_url, make_engine
 from cets.adapters.sql.hotpath import BatchIO, Row, batch_io, gc_paused
 from cets.adapters.sql.migrate import upgrade
+from cets.adapters.sql.prepared import Prepared
 from cets.adapters.sql.reads import StoreReads, command_record
 from cets.adapters.sql.venue import VenueRows
 from cets.domain.journal import JournalEntry, chain_hash
@@ -43,6 +44,8 @@ from cets.service.ports import (
     CommandResult,
 )
 
+_HOLD_BY_ID = Prepared(select(*t.HOLD_FIELDS).where(t.holds.c.id == bindparam("id")))
+
 
 class SqlUnitOfWork(AccessRows, VenueRows, AuctionRows):
     """One transaction on one connection. Writes lock the journal head first (see module doc)."""
@@ -53,6 +56,10 @@ class SqlUnitOfWork(AccessRows, VenueRows, AuctionRows):
         self._head: Head | None = None
         self._head_moved = False
         self._known_assets: set[str] = set()
+        # Kept for the transaction (a group-committed batch reads them again and again): the
+        # accounts' identities (not their balances) and the holders.
+        self._account_ids: dict[AccountKey, Account] = {}
+        self._holders: dict[str, Holder | None] = {}
         self._io: BatchIO | None = None
 
     # -- the journal -------------------------------------------------------------------------
@@ -64,6 +71,7 @@ class SqlUnitOfWork(AccessRows, VenueRows, AuctionRows):
         assets known, the venue rows kept), while the transaction and the commands before it
         go on."""
         head, moved, assets = self._head, self._head_moved, set(self._known_assets)
+        accounts, holders = dict(self._account_ids), dict(self._holders)
         cached = {name: getattr(self, name) for name in self.CACHED}
         self.conn.exec_driver_sql("SAVEPOINT command")
         try:
@@ -72,6 +80,7 @@ class SqlUnitOfWork(AccessRows, VenueRows, AuctionRows):
             self.conn.exec_driver_sql("ROLLBACK TO SAVEPOINT command")
             self.conn.exec_driver_sql("RELEASE SAVEPOINT command")
             self._head, self._head_moved, self._known_assets = head, moved, assets
+            self._account_ids, self._holders = accounts, holders
             for name, value in cached.items():
                 setattr(self, name, value)
             raise
@@ -129,6 +138,8 @@ class SqlUnitOfWork(AccessRows, VenueRows, AuctionRows):
 
     def open_holders(self, holders: Sequence[Holder], *, actor: str, now_us: int) -> None:
         self._lock_head()
+        for h in holders:
+            self._holders.pop(h.id, None)
         self.conn.execute(
             t.holders.insert(),
             [
@@ -148,10 +159,14 @@ class SqlUnitOfWork(AccessRows, VenueRows, AuctionRows):
         self.journal("open_holders", actor, body, now_us)
 
     def holder(self, holder_id: str) -> Holder | None:
-        row = self.conn.execute(select(t.holders).where(t.holders.c.id == holder_id)).first()
-        if row is None:
-            return None
-        return Holder(row.id, row.kind, row.name, row.controller, row.state, row.code)
+        if holder_id not in self._holders:
+            row = self.conn.execute(select(t.holders).where(t.holders.c.id == holder_id)).first()
+            self._holders[holder_id] = (
+                None
+                if row is None
+                else Holder(row.id, row.kind, row.name, row.controller, row.state, row.code)
+            )
+        return self._holders[holder_id]
 
     def holder_by_code(self, code: str) -> Holder | None:
         row = self.conn.execute(select(t.holders.c.id).where(t.holders.c.code == code)).first()
@@ -161,6 +176,7 @@ class SqlUnitOfWork(AccessRows, VenueRows, AuctionRows):
         """Change a holder's state; the command that does it is journaled by `submit`."""
         self._lock_head()
         self.conn.execute(update(t.holders).where(t.holders.c.id == holder_id).values(state=state))
+        self._holders.pop(holder_id, None)
 
     def holder_accounts(self, holder_id: str) -> list[Account]:
         rows = self.conn.execute(
@@ -191,6 +207,14 @@ class SqlUnitOfWork(AccessRows, VenueRows, AuctionRows):
                 found[key] = Account(*row)
         return found
 
+    def account_of(self, key: AccountKey) -> Account | None:
+        account = self._account_ids.get(key)
+        if account is None:
+            account = self.accounts([key]).get(key)
+            if account is not None:
+                self._account_ids[key] = account
+        return account
+
     def open_accounts(
         self, specs: Sequence[AccountSpec], *, actor: str, now_us: int
     ) -> dict[AccountKey, Account]:
@@ -201,7 +225,11 @@ class SqlUnitOfWork(AccessRows, VenueRows, AuctionRows):
         with it on the unique key.
         """
         self._lock_head()
-        found = self.accounts([s.key for s in specs])
+        known = self._account_ids
+        found = {s.key: known[s.key] for s in specs if s.key in known}
+        if len(found) < len(specs):
+            found.update(self.accounts([s.key for s in specs if s.key not in found]))
+            known.update(found)
         missing = [s for s in dict.fromkeys(specs) if s.key not in found]
         if not missing:
             return found
@@ -224,6 +252,7 @@ class SqlUnitOfWork(AccessRows, VenueRows, AuctionRows):
             ],
         )
         opened = self.accounts([s.key for s in missing])
+        known.update(opened)
         body = {
             "accounts": sorted(
                 [a.id, a.holder, a.purpose, a.asset, a.flags] for a in opened.values()
@@ -281,7 +310,7 @@ class SqlUnitOfWork(AccessRows, VenueRows, AuctionRows):
         return tuple(Transfer(*row) for row in rows)
 
     def hold(self, hold_id: str) -> Hold | None:
-        row = self.conn.execute(select(*t.HOLD_FIELDS).where(t.holds.c.id == hold_id)).first()
+        row = _HOLD_BY_ID(self.conn, id=hold_id).fetchone()
         return None if row is None else Hold(*row)
 
     # -- the hot path ----------------------------------------------------------------------

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 # SQLite makes only INTEGER PRIMARY KEY an alias of the rowid (auto-increment).
@@ -96,6 +97,9 @@ accounts = Table(
 # key-share lock (~10 us a transfer, measured). Accounts are never deleted, only the kernel writes
 # these rows and only between accounts it loaded, and `cets audit verify` reports any row naming
 # an account that does not exist.
+ALLOCATED = "code IN ('allocate', 'true_up')"
+ORDER_OPEN = "status IN ('open', 'partially_filled')"
+TRADE_UNSETTLED = "settled_seq IS NULL"
 transfers = Table(
     "transfers",
     metadata,
@@ -115,6 +119,20 @@ transfers = Table(
     Column("credit_prev", BigInteger),  # previous transfer of the credit account
     UniqueConstraint("id", name="uq_transfers_id"),
     CheckConstraint("amount >= 0", name="amount_not_negative"),
+    # Partial: only allocation transfers are indexed (the position limit reads a key emitter's
+    # allocation), so the transfers of trading and settlement pay nothing for them.
+    Index(
+        "ix_transfers_allocation_credit",
+        "credit_account_id",
+        sqlite_where=text(ALLOCATED),
+        postgresql_where=text(ALLOCATED),
+    ),
+    Index(
+        "ix_transfers_allocation_debit",
+        "debit_account_id",
+        sqlite_where=text(ALLOCATED),
+        postgresql_where=text(ALLOCATED),
+    ),
 )
 
 holds = Table(
@@ -347,6 +365,15 @@ orders = Table(
         name="filled_within_quantity",
     ),
     Index("ix_orders_status", "status"),
+    Index("ix_orders_seq", "seq"),  # the next arrival number is max(seq) + 1
+    # Partial: an account's open orders (the position limit counts its open bids).
+    Index(
+        "ix_orders_open_by_account",
+        "account",
+        "instrument",
+        sqlite_where=text(ORDER_OPEN),
+        postgresql_where=text(ORDER_OPEN),
+    ),
 )
 
 # Trades in the order they were made (`ordinal`; id T<ordinal>), settled by the day's end run.
@@ -370,4 +397,91 @@ trades = Table(
     Column("settled_seq", BigInteger),  # the journal entry that settled it
     UniqueConstraint("id", name="uq_trades_id"),
     Index("ix_trades_day", "day"),
+    Index("ix_trades_buy_order", "buy_order"),  # the fees a buy order has been charged so far
+    # Partial: what a buyer bought and has not received (T+1, the position limit).
+    Index(
+        "ix_trades_unsettled_by_buyer",
+        "buyer",
+        "instrument",
+        sqlite_where=text(TRADE_UNSETTLED),
+        postgresql_where=text(TRADE_UNSETTLED),
+    ),
+)
+
+# One-way auctions (单向竞价). The auction's units and the bids' funds are held by `orders` rows of
+# mode `auction` (the auction's own sell order carries the auction's id), so trades, settlement and
+# the release of holds are the venue's own. This row keeps what the order rows cannot: the reserve
+# price, the pricing rule, the optional window (microseconds, UTC; NULL: the day's sessions), the
+# state, and after close the uniform clearing price (the lowest accepted bid; NULL for pay-as-bid
+# or when nothing filled).
+auctions = Table(
+    "auctions",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("instrument", String(16), nullable=False),
+    Column("seller", String(64), nullable=False),
+    Column("quantity_t", BigInteger, nullable=False),
+    Column("reserve_fen", BigInteger, nullable=False),
+    Column("pricing", String(12), nullable=False),
+    Column("opens_us", BigInteger),
+    Column("closes_us", BigInteger),
+    Column("state", String(12), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("opened_us", BigInteger, nullable=False),
+    Column("closed_us", BigInteger),
+    Column("clearing_fen", BigInteger),
+    CheckConstraint("quantity_t > 0 AND reserve_fen > 0", name="amounts_positive"),
+    CheckConstraint("pricing IN ('uniform', 'pay_as_bid')", name="pricing_known"),
+    CheckConstraint("state IN ('open', 'closed')", name="state_known"),
+    CheckConstraint(
+        "opens_us IS NULL OR closes_us IS NULL OR opens_us < closes_us", name="window_ordered"
+    ),
+    Index("ix_auctions_state", "state"),
+)
+
+# Which auction each bid (an `orders` row of mode `auction`, side buy) was given to.
+auction_bids = Table(
+    "auction_bids",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("auction", String(100), ForeignKey("auctions.id"), nullable=False),
+    Index("ix_auction_bids_auction", "auction"),
+)
+
+# Block agreement negotiation (大宗协议). An inquiry (询价) asks for quotes and commits to nothing:
+# it holds nothing and is not an order. Its price is an optional limit (NULL: none given);
+# `to_account` the one counterparty it is put to (NULL: anyone); `status` open, cancelled, expired
+# or rejected (`reason` the code). Its id shares the block desk's id space with the orders.
+block_inquiries = Table(
+    "block_inquiries",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("instrument", String(16), nullable=False),
+    Column("account", String(64), nullable=False),
+    Column("side", String(4), nullable=False),
+    Column("quantity_t", BigInteger, nullable=False),
+    Column("price_fen", BigInteger),
+    Column("to_account", String(64)),
+    Column("status", String(20), nullable=False),
+    Column("reason", String(64)),
+    Column("day", Date, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    CheckConstraint(
+        "quantity_t > 0 AND (price_fen IS NULL OR price_fen > 0)", name="amounts_positive"
+    ),
+    Index("ix_block_inquiries_status", "status"),
+)
+
+# What a block quote's `orders` row cannot say: the one holder who may accept it (`to_account`),
+# the quote or inquiry it answers (`reply_to`: a counter-offer), and the negotiation it belongs to
+# (`thread`: the id of the inquiry or quote that began it). A block quote put to anyone and
+# answering nothing has no row here.
+block_offers = Table(
+    "block_offers",
+    metadata,
+    Column("id", String(100), ForeignKey("orders.id"), primary_key=True),
+    Column("thread", String(100), nullable=False),
+    Column("reply_to", String(100)),
+    Column("to_account", String(64)),
+    Index("ix_block_offers_thread", "thread"),
 )

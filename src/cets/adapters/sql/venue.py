@@ -10,10 +10,12 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, String, bindparam, func, select, text, update
 
 from cets.adapters.sql import tables as t
 from cets.adapters.sql.bars import DailyBar, write_bars
+from cets.adapters.sql.block_rows import BlockRows
+from cets.adapters.sql.prepared import Prepared, as_date
 from cets.domain.ledger.model import Hold
 from cets.domain.marketdata.klines import DailyStats
 from cets.service.ports import OrderRow, TradeRow
@@ -96,9 +98,26 @@ def trades(
     return [TradeRow(*r) for r in conn.execute(stmt)]  # type: ignore[call-arg]
 
 
+_INSERT_ORDER = Prepared(t.orders.insert().values({c: bindparam(c.key) for c in t.orders.c}))
+_SAVE_ORDER_STATE = Prepared(
+    update(t.orders)
+    .where(t.orders.c.id == bindparam("id"))
+    .values(
+        filled_t=bindparam("filled_t"),
+        cancelled_t=bindparam("cancelled_t"),
+        status=bindparam("status"),
+        reason=bindparam("reason"),
+    )
+)
+_ORDER_BY_ID = Prepared(select(*_ORDER_COLUMNS).where(t.orders.c.id == bindparam("id")))
+
+
 def order(conn: Connection, order_id: str) -> OrderRow | None:
-    row = conn.execute(select(*_ORDER_COLUMNS).where(t.orders.c.id == order_id)).first()
-    return None if row is None else OrderRow(*row)  # type: ignore[call-arg]
+    row = _ORDER_BY_ID(conn, id=order_id).fetchone()
+    if row is None:
+        return None
+    *fields, day, at_us = row
+    return OrderRow(*fields, as_date(day), at_us)  # type: ignore[call-arg]
 
 
 def instruments(conn: Connection) -> dict[str, tuple[int, bool]]:
@@ -107,7 +126,51 @@ def instruments(conn: Connection) -> dict[str, tuple[int, bool]]:
     return {r.symbol: (r.prev_close_fen, bool(r.halted)) for r in rows}
 
 
-class VenueRows:
+def _position() -> Prepared:
+    """One statement, each part read through its index (the partial ones need their conditions
+    written as the index has them)."""
+    account, instrument = bindparam("account", type_=String), bindparam("instrument", type_=String)
+    held = (
+        select(t.accounts.c.credits_posted - t.accounts.c.debits_posted)
+        .where(
+            t.accounts.c.holder == account,
+            t.accounts.c.purpose == "holding",
+            t.accounts.c.asset == instrument,
+        )
+        .scalar_subquery()
+    )
+    left = t.orders.c.quantity_t - t.orders.c.filled_t - t.orders.c.cancelled_t
+    bidding = (
+        select(func.coalesce(func.sum(left), 0))
+        .where(
+            text(t.ORDER_OPEN),
+            t.orders.c.account == account,
+            t.orders.c.instrument == instrument,
+            t.orders.c.side == "buy",
+        )
+        .scalar_subquery()
+    )
+    bought = (
+        select(func.coalesce(func.sum(t.trades.c.quantity_t), 0))
+        .where(
+            t.trades.c.buyer == account,
+            t.trades.c.instrument == instrument,
+            t.trades.c.settled_seq.is_(None),
+        )
+        .scalar_subquery()
+    )
+    return Prepared(select(func.coalesce(held, 0) + bidding + bought))
+
+
+_POSITION = _position()
+_BUYER_FEES = Prepared(
+    select(func.coalesce(func.sum(t.trades.c.buyer_fee_fen), 0)).where(
+        t.trades.c.buy_order == bindparam("buy_order", type_=String)
+    )
+)
+
+
+class VenueRows(BlockRows):
     """The venue's writes inside the unit of work's transaction.
 
     The venue row, the instruments and the next order and trade numbers are read once per
@@ -181,30 +244,32 @@ class VenueRows:
         return self._trade_ordinal + 1
 
     def insert_order(self, o: OrderRow) -> None:
-        self.conn.execute(
-            t.orders.insert().values(
-                id=o.id,
-                seq=o.seq,
-                instrument=o.instrument,
-                account=o.account,
-                side=o.side,
-                mode=o.mode,
-                price_fen=o.price,
-                quantity_t=o.quantity,
-                filled_t=o.filled,
-                cancelled_t=o.cancelled,
-                status=o.status,
-                reason=o.reason,
-                day=o.day,
-                at_us=o.at_us,
-            )
+        _INSERT_ORDER(
+            self.conn,
+            id=o.id,
+            seq=o.seq,
+            instrument=o.instrument,
+            account=o.account,
+            side=o.side,
+            mode=o.mode,
+            price_fen=o.price,
+            quantity_t=o.quantity,
+            filled_t=o.filled,
+            cancelled_t=o.cancelled,
+            status=o.status,
+            reason=o.reason,
+            day=o.day.isoformat() if self.conn.dialect.name == "sqlite" else o.day,
+            at_us=o.at_us,
         )
 
     def save_order_state(self, o: OrderRow) -> None:
-        self.conn.execute(
-            update(t.orders)
-            .where(t.orders.c.id == o.id)
-            .values(filled_t=o.filled, cancelled_t=o.cancelled, status=o.status, reason=o.reason)
+        _SAVE_ORDER_STATE(
+            self.conn,
+            id=o.id,
+            filled_t=o.filled,
+            cancelled_t=o.cancelled,
+            status=o.status,
+            reason=o.reason,
         )
 
     def insert_trades(self, rows: Sequence[TradeRow]) -> None:
@@ -285,3 +350,34 @@ class VenueRows:
                 )
             ).scalar_one()
         )
+
+    def buyer_fees(self, buy_order: str) -> int:
+        """The buyer fees charged so far on the trades of `buy_order`."""
+        return int(_BUYER_FEES(self.conn, buy_order=buy_order).fetchone()[0])
+
+    def position(self, account: str, instrument: str) -> int:
+        """Units of `instrument` that `account` holds (its holding account), has bought and not
+        yet received, and still bids for in open buy orders (see `_position`)."""
+        return int(_POSITION(self.conn, account=account, instrument=instrument).fetchone()[0])
+
+    def allocated(self, account: str, asset: str) -> int:
+        """Units of `asset` allocated to `account` (free allocation and true-ups, less
+        recoveries). Reads only the allocation transfers, through their partial indexes."""
+        holding = (
+            select(t.accounts.c.id)
+            .where(
+                t.accounts.c.holder == account,
+                t.accounts.c.purpose == "holding",
+                t.accounts.c.asset == asset,
+            )
+            .scalar_subquery()
+        )
+        codes = text(t.ALLOCATED)  # as the partial indexes say it, so they are used
+        total = func.coalesce(func.sum(t.transfers.c.amount), 0)
+        received = self.conn.execute(
+            select(total).where(codes, t.transfers.c.credit_account_id == holding)
+        ).scalar_one()
+        recovered = self.conn.execute(
+            select(total).where(codes, t.transfers.c.debit_account_id == holding)
+        ).scalar_one()
+        return int(received) - int(recovered)

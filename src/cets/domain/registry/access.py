@@ -17,6 +17,12 @@ Choices where DOMAIN.md is silent (written down here so they are found):
 - the day's end (expiry, settlement, the close) may be run by the exchange operator or the
   registry operator (who runs settlement); listing instruments and halts are the exchange
   operator's;
+- one-way auctions: the exchange operator announces and closes them; an auction of the
+  authority's reserve (a primary auction: the state's allowances for sale) is announced by the
+  authority itself, not by the exchange alone, and closed by the exchange operator like any
+  other; bids are a holder's trading (`trade` on its own account). An auction's announcement
+  and results are read by staff (the exchange operator included) and by holders' operators with
+  `read`, who see only their own holder's bids;
 - a four-eyes approver must satisfy the same rule as the requester (for a holder's large
   transfer: another operator of the same holder with `transfer`) and be a different person.
 """
@@ -109,6 +115,10 @@ RULES: dict[str, Rule] = {
     "read_orders": Rule(_READERS | {Role.exchange_operator}, own="account", permission="read"),
     "run_market": _staff(Role.exchange_operator),
     "close_day": _staff(Role.exchange_operator, Role.registry_operator),
+    "open_auction": _staff(Role.exchange_operator),
+    "open_reserve_auction": _AUTHORITY,
+    "close_auction": _staff(Role.exchange_operator),
+    "read_auctions": Rule(_READERS | {Role.exchange_operator}, own="holder", permission="read"),
     "read_holder": Rule(_READERS, own="holder", permission="read"),
     "read_registry": Rule(_READERS),
 }

@@ -8,9 +8,13 @@ problem+json (see `errors`). `create_app` takes its store, clock and policy, so 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from cets.adapters.sql.store import SqlStore
@@ -22,13 +26,35 @@ from cets.entrypoints.api.errors import (
     on_http_error,
     on_validation_error,
 )
-from cets.entrypoints.api.routes import access, holders, registry, venue
+from cets.entrypoints.api.routes import access, auctions, holders, registry, stream, venue
 from cets.service.clock import Clock, SystemClock
+from cets.service.day_close import DayCloser
 
 
 def create_app(
-    store: SqlStore, *, clock: Clock | None = None, policy: Policy | None = None
+    store: SqlStore,
+    *,
+    clock: Clock | None = None,
+    policy: Policy | None = None,
+    close_days: bool = False,
 ) -> FastAPI:
+    """The app over `store`. With `close_days` (what `cets serve` does) it also closes each
+    trading day at 15:00 by itself (`DayCloser`): first a missed day, before serving."""
+    services = Services.build(store, clock or SystemClock(), policy or Policy())
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if not close_days:
+            yield
+            return
+        closer = DayCloser(services.exchange)
+        await run_in_threadpool(closer.run_once)
+        closer.start()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(closer.stop)
+
     # Swagger UI and ReDoc from the assets fastapi-offline ships: no CDN at run time.
     app = FastAPIOffline(
         title="CETS",
@@ -37,8 +63,9 @@ def create_app(
         description="Authenticate with the `X-API-Key` header. Errors are RFC 9457 problem "
         "details with a stable `code`. Every write takes a `client_id`: repeating it with the "
         "same body returns the first answer.",
+        lifespan=lifespan,
     )
-    app.state.services = Services.build(store, clock or SystemClock(), policy or Policy())
+    app.state.services = services
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(HTTPException, on_http_error)
@@ -51,4 +78,6 @@ def create_app(
     app.include_router(holders.router)
     app.include_router(access.router)
     app.include_router(venue.router)
+    app.include_router(auctions.router)
+    app.include_router(stream.router)
     return app

@@ -433,3 +433,126 @@ class TapeOut(BaseModel):
 class DoneOut(BaseModel):
     ok: bool
     seq: int | None = None
+
+
+# -- block agreement negotiation -------------------------------------------------------------
+
+
+class BlockQuoteIn(Body):
+    id: ClientId
+    account: HolderRef
+    instrument: Asset
+    side: Literal["buy", "sell"]
+    quantity: Tonnes
+    price: Price
+    to: HolderRef | None = Field(
+        default=None, description="the one holder who may accept or counter it (none: anyone)"
+    )
+
+
+class InquiryIn(Body):
+    id: ClientId
+    account: HolderRef
+    instrument: Asset
+    side: Literal["buy", "sell"] = Field(description="what the inquirer would do")
+    quantity: Tonnes
+    price: Price | None = Field(default=None, description="a limit price, for information")
+    to: HolderRef | None = Field(
+        default=None, description="the one holder asked (none: anyone may answer)"
+    )
+
+
+class CounterIn(Body):
+    id: ClientId
+    account: HolderRef
+    reply_to: ClientId = Field(description="the open block quote or inquiry answered")
+    quantity: Tonnes
+    price: Price
+
+
+class InquiryOut(BaseModel):
+    id: str
+    account: str
+    instrument: str
+    side: str
+    quantity: int
+    price: str | None
+    to: str | None
+    status: str  # open, cancelled, expired, rejected
+    reason: str | None
+
+
+class BlockOfferOut(OrderOut):
+    to: str | None  # the one holder who may accept it
+    reply_to: str | None  # the quote or inquiry it answers (a counter-offer)
+    thread: str  # the inquiry or quote the negotiation began with
+
+
+class ThreadOut(BaseModel):
+    id: str
+    inquiry: InquiryOut | None
+    offers: list[BlockOfferOut]  # in arrival order; for a holder, only what it may see
+
+
+# -- one-way auctions ----------------------------------------------------------------------------
+
+LocalDateTime = Annotated[
+    str,
+    Field(
+        pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2})?$",
+        description="Asia/Shanghai local time, no offset: 2024-03-04T10:00:00",
+    ),
+]
+
+
+class AuctionWindow(Body):
+    """Bids are taken from `start` (included) to `end` (excluded), within one trading day and
+    ending before its 15:00 end; the exchange closes the auction between `end` and 15:00."""
+
+    start: LocalDateTime
+    end: LocalDateTime
+
+
+class AuctionIn(Body):
+    id: ClientId
+    seller: HolderRef = Field(description="a holder, or `authority` to sell from its reserve")
+    instrument: Asset
+    quantity: Tonnes
+    reserve_price: Price
+    pricing: Literal["uniform", "pay_as_bid"]
+    window: AuctionWindow | None = Field(
+        default=None,
+        description="none: bids in the day's listed sessions until the exchange closes it",
+    )
+
+
+class BidIn(Body):
+    id: ClientId
+    account: HolderRef
+    quantity: Tonnes
+    price: Price
+
+
+class AuctionBidOut(BaseModel):
+    id: str
+    account: str
+    price: str
+    quantity: int
+    status: str
+    reason: str | None
+    allocated: int  # tonnes the close gave this bid
+    paid: str | None  # yuan per tonne it pays for them (None: nothing allocated)
+
+
+class AuctionOut(BaseModel):
+    id: str
+    seller: str
+    instrument: str
+    quantity: int
+    reserve_price: str
+    pricing: str
+    window: AuctionWindow | None
+    state: str  # open, closed, withdrawn (the seller cancelled), expired (the day ended first)
+    sold: int
+    clearing_price: str | None  # the lowest accepted bid: what all pay under uniform pricing
+    bids: list[AuctionBidOut]  # for a holder's operator, only its own holder's bids

@@ -5,20 +5,20 @@ Prices are strings in yuan per tonne with two decimals, as the scenario files wr
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
 from cets.domain.errors import DomainError, RejectCode
-from cets.domain.marketdata.klines import Bar, Interval, aggregate, roll_up
-from cets.domain.marketdata.klines import Trade as MarketTrade
+from cets.domain.marketdata.klines import Bar, Interval
 from cets.domain.registry.access import HOLDER_ROLES
-from cets.domain.trading.calendar import local_datetime
 from cets.domain.units import AmountError, format_fen, parse_fen
+from cets.entrypoints import market_reads
 from cets.entrypoints.api import schemas as s
 from cets.entrypoints.api.deps import Caller, Svc, allow, from_domain, refused
 from cets.entrypoints.api.errors import ApiError, responses
+from cets.entrypoints.api.routes import block
 from cets.service.clock import from_us
 from cets.service.ports import OrderRow
 
@@ -267,28 +267,7 @@ def tape(
 
 
 def _bars(svc: Svc, instrument: str, interval: Interval, start: date, end: date) -> list[Bar]:
-    calendar = svc.exchange.calendar
-    if interval in (Interval.day, Interval.week, Interval.month):
-        daily = [
-            Bar(
-                local_datetime(b.day, time()),
-                b.open_fen or b.close_fen,
-                b.high_fen or b.close_fen,
-                b.low_fen or b.close_fen,
-                b.close_fen,
-                b.volume_t,
-                b.amount_fen,
-            )
-            for b in svc.store.daily_bars(instrument)
-            if start <= b.day <= end
-        ]
-        return daily if interval == Interval.day else roll_up(daily, interval, calendar)
-    trades = [
-        MarketTrade(from_us(t.at_us), t.price, t.quantity, t.mode)
-        for t in svc.store.venue_trades(instrument=instrument, since=start, until=end)
-    ]
-    prev_close = svc.store.venue_instruments().get(instrument, (None, False))[0]
-    return aggregate(trades, interval, calendar, prev_close=prev_close) if trades else []
+    return market_reads.bars(svc.store, svc.exchange.calendar, instrument, interval, start, end)
 
 
 @router.get(
@@ -329,7 +308,7 @@ def klines(
 
 
 def _bar_time(at: datetime, interval: Interval) -> str:
-    """Daily and longer bars are labelled by their day; intraday bars by their local start."""
-    if interval in (Interval.day, Interval.week, Interval.month):
-        return at.date().isoformat()
-    return at.isoformat()
+    return market_reads.bar_label(at, interval)
+
+
+router.include_router(block.router)  # /v1/block/...: block agreement negotiation

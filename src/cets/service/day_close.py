@@ -1,0 +1,71 @@
+"""The day's close without anyone asking for it: at 15:00 Asia/Shanghai on each trading day the
+sessions of every mode end, and DOMAIN.md wants the day orders expired then and their holds
+released. `DayCloser` watches the clock (a thread, every `poll_s` seconds) and, once a trading
+day's end has passed while an order of that day (or earlier) is still open or a trade of it is
+unsettled, runs the exchange's day's end for that day (`Exchange.end_of_day(day=...)`): expiry,
+settlement, the day's bar.
+
+A server that was down at 15:00 closes the missed day when it starts, before it serves a
+request (`cets serve` calls `run_once` first), so a new day's orders never meet yesterday's.
+
+Day orders are not expired at the morning session's end (11:30): as on China's exchanges, an
+order rests over the lunch break and expires with the day. The exchange operator may still
+close a day by hand (`POST /v1/market/end-of-day`); the closer then finds nothing open and does
+nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import date
+
+from cets.domain.registry.holders import EXCHANGE
+from cets.domain.trading.calendar import to_local
+from cets.service.exchange import Exchange
+from cets.service.ports import CommandResult
+
+log = logging.getLogger(__name__)
+
+
+class DayCloser:
+    def __init__(self, exchange: Exchange, *, poll_s: float = 1.0) -> None:
+        self.exchange = exchange
+        self.poll_s = poll_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def due(self) -> date | None:
+        """The latest trading day whose end has passed, if something of it is still open."""
+        calendar = self.exchange.calendar
+        now = to_local(self.exchange.clock.now())
+        day = calendar.trading_day_of(now)
+        if now < calendar.day_end(day):
+            day = calendar.previous_trading_day(day)
+        return day if self.exchange.store.venue_open_through(day) else None  # type: ignore[attr-defined]
+
+    def run_once(self) -> CommandResult | None:
+        """Close the due day, if there is one."""
+        day = self.due()
+        if day is None:
+            return None
+        result = self.exchange.end_of_day(actor=EXCHANGE, day=day)
+        log.info("closed trading day %s: %s", day, "ok" if result.ok else result.code)
+        return result
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="cets-day-close", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # keep watching: the next poll tries again
+                log.exception("closing the trading day failed")
+            self._stop.wait(self.poll_s)
