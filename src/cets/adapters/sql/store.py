@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, inspect, select, update
+from sqlalchemy import Connection, Engine, String, bindparam, inspect, select, update
 from sqlalchemy.engine import make_url
 
 from cets.adapters.sql import tables as t
@@ -44,6 +44,23 @@ from cets.service.ports import (
     CommandResult,
 )
 
+_HOLDER_BY_ID = Prepared(
+    select(
+        t.holders.c.id,
+        t.holders.c.kind,
+        t.holders.c.name,
+        t.holders.c.controller,
+        t.holders.c.state,
+        t.holders.c.code,
+    ).where(t.holders.c.id == bindparam("id", type_=String))
+)
+_ACCOUNT_BY_KEY = Prepared(
+    select(*t.ACCOUNT_FIELDS).where(
+        t.accounts.c.holder == bindparam("holder", type_=String),
+        t.accounts.c.purpose == bindparam("purpose", type_=String),
+        t.accounts.c.asset == bindparam("asset", type_=String),
+    )
+)
 _HOLD_BY_ID = Prepared(select(*t.HOLD_FIELDS).where(t.holds.c.id == bindparam("id")))
 
 
@@ -160,12 +177,8 @@ class SqlUnitOfWork(AccessRows, VenueRows, AuctionRows):
 
     def holder(self, holder_id: str) -> Holder | None:
         if holder_id not in self._holders:
-            row = self.conn.execute(select(t.holders).where(t.holders.c.id == holder_id)).first()
-            self._holders[holder_id] = (
-                None
-                if row is None
-                else Holder(row.id, row.kind, row.name, row.controller, row.state, row.code)
-            )
+            row = _HOLDER_BY_ID(self.conn, id=holder_id).fetchone()
+            self._holders[holder_id] = None if row is None else Holder(*row)
         return self._holders[holder_id]
 
     def holder_by_code(self, code: str) -> Holder | None:
@@ -210,9 +223,11 @@ class SqlUnitOfWork(AccessRows, VenueRows, AuctionRows):
     def account_of(self, key: AccountKey) -> Account | None:
         account = self._account_ids.get(key)
         if account is None:
-            account = self.accounts([key]).get(key)
-            if account is not None:
-                self._account_ids[key] = account
+            row = _ACCOUNT_BY_KEY(
+                self.conn, holder=key.holder, purpose=key.purpose, asset=key.asset
+            ).fetchone()
+            if row is not None:
+                account = self._account_ids[key] = Account(*row)
         return account
 
     def open_accounts(
