@@ -5,7 +5,7 @@
 #   make lint      ruff check + ruff format --check + mypy
 #   make test      lint, then the whole pytest suite with PostgreSQL tests REQUIRED
 #   make run       build the demo database (once) from DEMO and serve the API on :8000
-#   make bench     ledger and matching benchmarks (installs the `bench` extra: the baselines)
+#   make bench     ledger, matching and order-entry benchmarks (installs the `bench` extra)
 #   make clean     remove caches and build artefacts (keeps .venv)
 #
 # Overridable: PYTHON (interpreter used to create the venv), PYTEST_ARGS, DEMO.
