@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Request, Response, Security
 from fastapi.security import APIKeyHeader
 
 from cets.adapters.sql.store import SqlStore
@@ -79,6 +79,14 @@ def allow(person: Person, kind: str, params: Mapping[str, Any] | None = None) ->
 def refused(result: CommandResult) -> ApiError:
     assert result.code is not None
     return ApiError(result.code, result.message, field=result.field)
+
+
+def created(result: CommandResult, response: Response) -> None:
+    """Answer a write: its refusal as problem+json, else 201 (made now) or 200 (a replay of the
+    same client id and body)."""
+    if not result.ok:
+        raise refused(result)
+    response.status_code = 200 if result.replayed else 201
 
 
 def from_domain(exc: DomainError) -> ApiError:

@@ -18,7 +18,7 @@ from cets.domain.errors import RejectCode
 from cets.domain.registry.access import HOLDER_ROLES
 from cets.domain.units import AmountError, format_fen, parse_fen
 from cets.entrypoints.api import schemas as s
-from cets.entrypoints.api.deps import Caller, Svc, allow, refused
+from cets.entrypoints.api.deps import Caller, Svc, allow, created, refused
 from cets.entrypoints.api.errors import ApiError, responses
 from cets.service.block_terms import InquiryRow, OfferTerms
 from cets.service.ports import OrderRow
@@ -103,9 +103,7 @@ def post_quote(
         to=body.to,
         actor=person.id,
     )
-    if not result.ok:
-        raise refused(result)
-    response.status_code = 200 if result.replayed else 201
+    created(result, response)
     return _offer(svc, body.id)
 
 
@@ -129,9 +127,7 @@ def post_inquiry(body: s.InquiryIn, response: Response, svc: Svc, person: Caller
         to=body.to,
         actor=person.id,
     )
-    if not result.ok:
-        raise refused(result)
-    response.status_code = 200 if result.replayed else 201
+    created(result, response)
     found = _reads(svc).inquiry(body.id)
     assert found is not None
     return inquiry_out(found)
@@ -156,9 +152,7 @@ def post_counter(
         _fen(body.price, "price"),
         actor=person.id,
     )
-    if not result.ok:
-        raise refused(result)
-    response.status_code = 200 if result.replayed else 201
+    created(result, response)
     return _offer(svc, body.id)
 
 

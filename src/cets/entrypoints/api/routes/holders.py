@@ -18,7 +18,7 @@ from cets.domain.ledger.model import Purpose
 from cets.domain.registry.holders import Holder
 from cets.domain.units import CASH, AssetError, format_fen, parse_asset
 from cets.entrypoints.api import schemas as s
-from cets.entrypoints.api.deps import Caller, Svc, allow, refused
+from cets.entrypoints.api.deps import Caller, Svc, allow, created
 from cets.entrypoints.api.errors import ApiError, responses
 from cets.service.clock import SHANGHAI, from_us, to_us
 from cets.service.queries import positions
@@ -77,9 +77,7 @@ def open_holder(body: s.OpenHolderIn, response: Response, svc: Svc, person: Call
     allow(person, "open_holder")
     holder = Holder(body.id, body.kind, body.name, body.controller, code=body.code)
     result = svc.registry.open_holder(holder, actor=person.id)
-    if not result.ok:
-        raise refused(result)
-    response.status_code = 200 if result.replayed else 201
+    created(result, response)
     return _holder_out(holder)
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from cets.domain.errors import RejectCode
 from cets.domain.units import AmountError, parse_fen
 from cets.entrypoints.api import schemas as s
-from cets.entrypoints.api.deps import Caller, Svc, refused
+from cets.entrypoints.api.deps import Caller, Svc, created
 from cets.entrypoints.api.errors import ApiError, responses
 from cets.service.ports import CommandResult
 
@@ -65,9 +65,7 @@ def operation_out(cmd_id: str, result: CommandResult, response: Response) -> s.O
         return s.OperationOut(
             id=cmd_id, status="pending_approval", code=result.code, detail=result.message
         )
-    if not result.ok:
-        raise refused(result)
-    response.status_code = 200 if result.replayed else 201
+    created(result, response)
     return s.OperationOut(
         id=cmd_id,
         status="accepted",

@@ -16,7 +16,7 @@ from cets.domain.registry.access import HOLDER_ROLES
 from cets.domain.units import AmountError, format_fen, parse_fen
 from cets.entrypoints import market_reads
 from cets.entrypoints.api import schemas as s
-from cets.entrypoints.api.deps import Caller, Svc, allow, from_domain, refused
+from cets.entrypoints.api.deps import Caller, Svc, allow, created, from_domain, refused
 from cets.entrypoints.api.errors import ApiError, responses
 from cets.entrypoints.api.routes import block
 from cets.service.clock import from_us
@@ -90,9 +90,7 @@ def place_order(body: s.OrderIn, response: Response, svc: Svc, person: Caller) -
         mode=body.mode,
         actor=person.id,
     )
-    if not result.ok:
-        raise refused(result)
-    response.status_code = 200 if result.replayed else 201
+    created(result, response)
     order = svc.store.venue_order(body.id)
     assert order is not None
     return _order_out(order)
