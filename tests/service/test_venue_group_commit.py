@@ -18,7 +18,7 @@ from cets.service.clock import SHANGHAI, SettableClock
 from cets.service.exchange import Exchange
 from cets.service.ports import CommandResult
 from cets.service.registry import Registry
-from cets.service.venue_base import VenueBase, VenueUnitOfWork, _Job
+from cets.service.venue_engine import VenueEngine, VenueUnitOfWork, _Job
 
 CEA = "CEA-2023"
 HOLDERS = [f"H{i}" for i in range(6)]
@@ -40,7 +40,7 @@ def prepared(path: Path) -> tuple[SqlStore, SettableClock, Exchange]:
     return store, clock, venue
 
 
-def resting(venue: VenueBase) -> list[tuple[str, str, int, int]]:
+def resting(venue: VenueEngine) -> list[tuple[str, str, int, int]]:
     """Every resting order of the books in priority order: (id, side, price, remaining)."""
     return [(o.id, o.side, o.price, o.remaining) for b in venue.books.values() for o in b.resting()]
 

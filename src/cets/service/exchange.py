@@ -1,14 +1,18 @@
 """The trading venue's use cases: instruments, order entry, cancel, pick, halts and the day's end.
 
-One `Exchange` is the single writer of the books. Each command runs in one transaction under the
-writers' lock (the journal head); the books in memory follow the venue's version stored with
-them, so when another process has changed the venue the books are rebuilt from the open orders,
-in arrival order, before this one acts (and after any failed write, so memory never runs ahead
-of what is stored).
+One `Exchange` is the single writer of the books of every instrument. Commands are
+group-committed (`venue_engine`): the callers' commands share one transaction under the writers'
+lock (the journal head), each in its own savepoint, and are answered once it has committed. The
+books in memory follow the venue's version stored with them, so when another process has changed
+the venue they are rebuilt from the open orders, in arrival order, before this one acts (and
+after a command that failed once it had touched a book, or a batch that failed to commit, so
+memory never runs ahead of what is stored).
 
 Order entry (DOMAIN.md, "Trading"; checks in this precedence, the first failing one reported):
 account state, halt, session, tick, quantity range for the mode, band around the previous close,
-T+1 sellability, available units or funds (fees included). An accepted order holds the seller's
+T+1 sellability, the position limit (buys), available units or funds (fees included); a pick's
+quote must be within the best five levels of its side, checked after the gates and before the
+means. An accepted order holds the seller's
 units or the buyer's funds (hold `order:<id>`, credited to the exchange's in-transit account),
 then matches in price-time priority at the resting price; what is left rests. A fill moves
 nothing yet: the trade waits for the day's end, which settles it (delivery versus payment).
