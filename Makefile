@@ -4,7 +4,7 @@
 #   make postgres  make sure PostgreSQL server binaries exist (installs Debian's package if not)
 #   make lint      ruff check + ruff format --check + mypy
 #   make test      lint, then the whole pytest suite with PostgreSQL tests REQUIRED
-#   make run       build the demo database (once) from DEMO and serve the API on :8000
+#   make run       build the demo database (once) from DEMO and the Hubei prices, serve on :8000
 #   make bench     ledger, matching and order-entry benchmarks (installs the `bench` extra)
 #   make clean     remove caches and build artefacts (keeps .venv)
 #
@@ -19,6 +19,8 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 DEMO ?= tests/scenarios/demo.yaml
 DEMO_DB ?= var/demo.db
+# Real history for the demo's market data, when the shared data sits beside the checkout.
+HUBEI ?= ../shared/data/cn-pilot-prices/hubei_daily_2014-2021.csv
 PORT ?= 8000
 LINT_PATHS := src tests bench
 
@@ -53,7 +55,10 @@ run: venv
 	  mkdir -p $(dir $(DEMO_DB)) && \
 	  $(BIN)/cets init --db sqlite:///$(abspath $(DEMO_DB)) >/dev/null && \
 	  $(BIN)/cets scenario run $(DEMO) --db sqlite:///$(abspath $(DEMO_DB)) >/dev/null && \
-	  echo "demo database built from $(DEMO): $(DEMO_DB)"; fi
+	  echo "demo database built from $(DEMO): $(DEMO_DB)" && \
+	  if [ -f $(HUBEI) ]; then \
+	    $(BIN)/cets import prices $(HUBEI) --db sqlite:///$(abspath $(DEMO_DB)) >/dev/null && \
+	    echo "Hubei's published daily prices 2014-2021 imported as instrument HBEA"; fi; fi
 	@echo "API key of the demo's authority person (admin); send it as the X-API-Key header:"
 	@$(BIN)/cets key issue admin --db sqlite:///$(abspath $(DEMO_DB)) | tail -n 1
 	$(BIN)/cets serve --host 127.0.0.1 --port $(PORT) --db sqlite:///$(abspath $(DEMO_DB))
