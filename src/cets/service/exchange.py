@@ -44,7 +44,7 @@ from cets.domain.ledger.model import TransferCode, TransferFlags
 from cets.domain.marketdata.klines import Trade as MarketTrade
 from cets.domain.marketdata.klines import daily_stats
 from cets.domain.registry.holders import EXCHANGE
-from cets.domain.trading.book import BEST_LEVELS, Book
+from cets.domain.trading.book import Book
 from cets.domain.trading.calendar import Mode, to_local
 from cets.domain.trading.orders import Order, Side
 from cets.domain.units import format_fen
@@ -204,7 +204,7 @@ class Exchange(AuctionDesk, BlockDesk, VenueBase):
             taker = Order(row.id, row.account, side, row.price, row.quantity, row.quantity)
             try:
                 self._gates(uow, row, now)
-                _check_pick(book, resting)  # after the gates, before the means
+                book.pickable(quote, side, field="quote")  # after the gates, before the means
                 result = self._hold(uow, row, self._means_hold(uow, row), "pick", actor, body)
             except DomainError as refused:
                 return self._refused(uow, row, refused)
@@ -328,20 +328,6 @@ def _malformed(**values: int) -> CommandResult | None:
                 RejectCode.amount_must_be_positive, f"{name} {value}, was expected > 0", field=name
             )
     return None
-
-
-def _check_pick(book: Book, quote: OrderRow) -> None:
-    """A quote may be picked only within the best five price levels of its side (checked before
-    the picker's hold, as the code precedence wants; the book checks it again)."""
-    bids, asks = book.depth(BEST_LEVELS)
-    levels = [price for price, _ in (bids if quote.side == Side.buy else asks)]
-    if quote.price not in levels:
-        raise DomainError(
-            RejectCode.quote_not_in_best_levels,
-            f"quote {quote.id!r} at {format_fen(quote.price)} is not within the best "
-            f"{BEST_LEVELS} price levels of the {quote.side} side",
-            field="quote",
-        )
 
 
 def _repeat_order(known: OrderRow, body: Mapping[str, Any]) -> CommandResult:

@@ -50,6 +50,7 @@ from collections.abc import Iterator
 
 from cets.domain.errors import DomainError, RejectCode
 from cets.domain.trading.orders import RESTED, SELF_TRADE_PREVENTED, Fill, Order, Outcome, Side
+from cets.domain.units import format_fen
 
 BEST_LEVELS = 5  # DOMAIN.md: a quote may be picked within the best 5 price levels of its side
 _COMPACT_MIN = 16  # a level is compacted once it holds this many dead entries, 3x its live ones
@@ -138,30 +139,8 @@ class Book:
 
     def pick(self, taker: Order, quote_id: str) -> Outcome:
         """Take the resting quote `quote_id` at its price; the unfilled part is cancelled."""
-        quote = self._orders.get(quote_id)
-        if quote is None:
-            raise DomainError(
-                RejectCode.unknown_order,
-                f"quote {quote_id!r} is not resting in {self.instrument}",
-                field="quote_id",
-            )
-        if quote.side == taker.side:
-            raise DomainError(
-                RejectCode.invalid_field,
-                f"quote {quote_id!r} is a {quote.side} quote, was expected a "
-                f"{'sell' if taker.side == _BUY else 'buy'} quote for a {taker.side} pick",
-                field="quote_id",
-            )
-        keys = self._bid_keys if quote.side is _BUY else self._ask_keys
+        quote = self.pickable(quote_id, taker.side)
         key = quote.price if quote.side is _BUY else -quote.price
-        rank = len(keys) - bisect_left(keys, key)
-        if rank > BEST_LEVELS:
-            raise DomainError(
-                RejectCode.quote_not_in_best_levels,
-                f"quote {quote_id!r} at {quote.price} is at price level {rank} of the "
-                f"{quote.side} side, was expected within the best {BEST_LEVELS}",
-                field="quote_id",
-            )
         assert taker.seq == 0 and 0 < taker.remaining == taker.quantity, f"{taker!r}: malformed"
         self._seq = taker.seq = self._seq + 1
         self.changes += 1
@@ -181,6 +160,36 @@ class Book:
             quote_id, taker.id, quote.price, quantity, buy, sell, quote.remaining, wanted - quantity
         )
         return Outcome((fill,), False, wanted - quantity, None)
+
+    def pickable(self, quote_id: str, side: Side, *, field: str = "quote_id") -> Order:
+        """The resting quote a pick of `side` may take; refused (naming `field`) when it is not
+        resting, is on the picker's own side, or lies beyond the best `BEST_LEVELS` price
+        levels of its side."""
+        quote = self._orders.get(quote_id)
+        if quote is None:
+            raise DomainError(
+                RejectCode.unknown_order,
+                f"quote {quote_id!r} is not resting in {self.instrument}",
+                field=field,
+            )
+        if quote.side == side:
+            raise DomainError(
+                RejectCode.invalid_field,
+                f"quote {quote_id!r} is a {quote.side} quote, was expected a "
+                f"{'sell' if side == _BUY else 'buy'} quote for a {side} pick",
+                field=field,
+            )
+        keys = self._bid_keys if quote.side is _BUY else self._ask_keys
+        key = quote.price if quote.side is _BUY else -quote.price
+        rank = len(keys) - bisect_left(keys, key)
+        if rank > BEST_LEVELS:
+            raise DomainError(
+                RejectCode.quote_not_in_best_levels,
+                f"quote {quote_id!r} at {format_fen(quote.price)} is at price level {rank} of "
+                f"the {quote.side} side, was expected within the best {BEST_LEVELS}",
+                field=field,
+            )
+        return quote
 
     def cancel(self, order_id: str) -> Order | None:
         """Remove a resting order; it is returned with its remaining (None when not resting)."""
