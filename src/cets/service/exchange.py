@@ -244,7 +244,9 @@ class Exchange(AuctionDesk, BlockDesk, VenueBase):
             results = uow.submit([settlement.chain(trade) for trade in trades], at)
             for trade, result in zip(trades, results, strict=True):
                 assert result.ok, f"settling {trade.id}: {result.code} {result.message}"
-                uow.mark_settled([trade.ordinal], result.seq or 0)
+            uow.mark_settled(
+                [(t.ordinal, r.seq or 0) for t, r in zip(trades, results, strict=True)]
+            )
             released = [
                 self._on_hold(
                     TransferId(f"{hold.id}/release"),

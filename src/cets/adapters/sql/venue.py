@@ -302,12 +302,14 @@ class VenueRows(BlockRows):
     def unsettled_trades(self) -> list[TradeRow]:
         return trades(self.conn, unsettled=True)
 
-    def mark_settled(self, ordinals: Sequence[int], seq: int) -> None:
-        if ordinals:
+    def mark_settled(self, settled: Sequence[tuple[int, int]]) -> None:
+        """Each (trade ordinal, journal seq of the entry that settled it), in one statement."""
+        if settled:
             self.conn.execute(
                 update(t.trades)
-                .where(t.trades.c.ordinal.in_(list(ordinals)))
-                .values(settled_seq=seq)
+                .where(t.trades.c.ordinal == bindparam("trade"))
+                .values(settled_seq=bindparam("seq")),
+                [{"trade": ordinal, "seq": seq} for ordinal, seq in settled],
             )
 
     def open_order_holds(self) -> list[Hold]:
