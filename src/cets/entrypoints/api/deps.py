@@ -10,15 +10,17 @@ from fastapi import Depends, Request, Response, Security
 from fastapi.security import APIKeyHeader
 
 from cets.adapters.sql.store import SqlStore
-from cets.domain.errors import DomainError
+from cets.domain.errors import DomainError, RejectCode
 from cets.domain.policy import Policy
 from cets.domain.registry.access import Person, authorize
+from cets.domain.units import AmountError, format_fen, parse_fen
+from cets.entrypoints.api import schemas as s
 from cets.entrypoints.api.errors import ApiError
 from cets.service.clock import Clock
 from cets.service.exchange import Exchange
 from cets.service.operations import Gate
 from cets.service.people import AuthenticationError, People
-from cets.service.ports import CommandResult
+from cets.service.ports import CommandResult, OrderRow
 from cets.service.registry import Registry
 
 
@@ -79,6 +81,31 @@ def allow(person: Person, kind: str, params: Mapping[str, Any] | None = None) ->
 def refused(result: CommandResult) -> ApiError:
     assert result.code is not None
     return ApiError(result.code, result.message, field=result.field)
+
+
+def fen(text: str, field: str) -> int:
+    """A price or amount of the body ("60.50") in fen; anything else is invalid_field."""
+    try:
+        return parse_fen(text, field=field)
+    except AmountError as exc:
+        raise ApiError(RejectCode.invalid_field, str(exc), field=field) from exc
+
+
+def order_out(o: OrderRow) -> s.OrderOut:
+    """An order as every venue route shows it."""
+    return s.OrderOut(
+        id=o.id,
+        account=o.account,
+        instrument=o.instrument,
+        side=o.side,
+        mode=o.mode,
+        price=format_fen(o.price),
+        quantity=o.quantity,
+        filled=o.filled,
+        remaining=o.quantity - o.filled - o.cancelled,
+        status=o.status,
+        reason=o.reason,
+    )
 
 
 def created(result: CommandResult, response: Response) -> None:

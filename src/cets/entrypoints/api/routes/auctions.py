@@ -21,9 +21,8 @@ from cets.domain.registry.holders import AUTHORITY
 from cets.domain.trading.calendar import Window
 from cets.domain.units import format_fen
 from cets.entrypoints.api import schemas as s
-from cets.entrypoints.api.deps import Caller, Svc, allow, refused
+from cets.entrypoints.api.deps import Caller, Svc, allow, fen, order_out, refused
 from cets.entrypoints.api.errors import ApiError, responses
-from cets.entrypoints.api.routes.venue import _fen, _order_out  # one way to parse and show
 from cets.service.auction import AuctionView
 from cets.service.clock import SHANGHAI, from_us
 from cets.service.ports import CommandResult
@@ -119,7 +118,7 @@ def open_auction(body: s.AuctionIn, response: Response, svc: Svc, person: Caller
         body.seller,
         body.instrument,
         body.quantity,
-        _fen(body.reserve_price, "reserve_price"),
+        fen(body.reserve_price, "reserve_price"),
         body.pricing,
         window=_window(body.window),
         actor=person.id,
@@ -142,14 +141,14 @@ def bid(
 ) -> s.OrderOut:
     allow(person, "trade", {"account": body.account})
     result = svc.exchange.bid(
-        body.id, auction_id, body.account, body.quantity, _fen(body.price, "price"), actor=person.id
+        body.id, auction_id, body.account, body.quantity, fen(body.price, "price"), actor=person.id
     )
     if not result.ok:
         raise _refused(result)
     response.status_code = 200 if result.replayed else 201
     order = svc.store.venue_order(body.id)
     assert order is not None
-    return _order_out(order)
+    return order_out(order)
 
 
 @router.post(

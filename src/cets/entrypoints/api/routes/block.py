@@ -14,11 +14,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 
 from cets.adapters.sql.block_reads import BlockReads
-from cets.domain.errors import RejectCode
 from cets.domain.registry.access import HOLDER_ROLES
-from cets.domain.units import AmountError, format_fen, parse_fen
+from cets.domain.units import format_fen
 from cets.entrypoints.api import schemas as s
-from cets.entrypoints.api.deps import Caller, Svc, allow, created, refused
+from cets.entrypoints.api.deps import Caller, Svc, allow, created, fen, order_out, refused
 from cets.entrypoints.api.errors import ApiError, responses
 from cets.service.block_terms import InquiryRow, OfferTerms
 from cets.service.ports import OrderRow
@@ -32,30 +31,13 @@ POST_RESPONSES = {
 }
 
 
-def _fen(text: str, field: str) -> int:
-    try:
-        return parse_fen(text, field=field)
-    except AmountError as exc:
-        raise ApiError(RejectCode.invalid_field, str(exc), field=field) from exc
-
-
 def _reads(svc: Svc) -> BlockReads:
     return BlockReads(svc.store.engine)
 
 
 def offer_out(o: OrderRow, terms: OfferTerms | None) -> s.BlockOfferOut:
     return s.BlockOfferOut(
-        id=o.id,
-        account=o.account,
-        instrument=o.instrument,
-        side=o.side,
-        mode=o.mode,
-        price=format_fen(o.price),
-        quantity=o.quantity,
-        filled=o.filled,
-        remaining=o.quantity - o.filled - o.cancelled,
-        status=o.status,
-        reason=o.reason,
+        **order_out(o).model_dump(),
         to=None if terms is None else terms.to,
         reply_to=None if terms is None else terms.reply_to,
         thread=o.id if terms is None else terms.thread,
@@ -99,7 +81,7 @@ def post_quote(
         body.instrument,
         body.side,
         body.quantity,
-        _fen(body.price, "price"),
+        fen(body.price, "price"),
         to=body.to,
         actor=person.id,
     )
@@ -116,7 +98,7 @@ def post_quote(
 )
 def post_inquiry(body: s.InquiryIn, response: Response, svc: Svc, person: Caller) -> s.InquiryOut:
     allow(person, "trade", {"account": body.account})
-    price = None if body.price is None else _fen(body.price, "price")
+    price = None if body.price is None else fen(body.price, "price")
     result = svc.exchange.inquire(
         body.id,
         body.account,
@@ -149,7 +131,7 @@ def post_counter(
         body.account,
         body.reply_to,
         body.quantity,
-        _fen(body.price, "price"),
+        fen(body.price, "price"),
         actor=person.id,
     )
     created(result, response)

@@ -13,10 +13,19 @@ from fastapi import APIRouter, Path, Query, Response
 from cets.domain.errors import DomainError, RejectCode
 from cets.domain.marketdata.klines import Bar, Interval
 from cets.domain.registry.access import HOLDER_ROLES
-from cets.domain.units import AmountError, format_fen, parse_fen
+from cets.domain.units import format_fen
 from cets.entrypoints import market_reads
 from cets.entrypoints.api import schemas as s
-from cets.entrypoints.api.deps import Caller, Svc, allow, created, from_domain, refused
+from cets.entrypoints.api.deps import (
+    Caller,
+    Svc,
+    allow,
+    created,
+    fen,
+    from_domain,
+    order_out,
+    refused,
+)
 from cets.entrypoints.api.errors import ApiError, responses
 from cets.entrypoints.api.routes import block
 from cets.service.clock import from_us
@@ -26,29 +35,6 @@ router = APIRouter(prefix="/v1", tags=["venue"])
 
 IdPath = Annotated[str, Path(max_length=100, pattern=s.ID_PATTERN)]
 SymbolPath = Annotated[str, Path(max_length=16, pattern=r"^[A-Z][A-Z0-9-]*$")]
-
-
-def _fen(text: str, field: str) -> int:
-    try:
-        return parse_fen(text, field=field)
-    except AmountError as exc:
-        raise ApiError(RejectCode.invalid_field, str(exc), field=field) from exc
-
-
-def _order_out(o: OrderRow) -> s.OrderOut:
-    return s.OrderOut(
-        id=o.id,
-        account=o.account,
-        instrument=o.instrument,
-        side=o.side,
-        mode=o.mode,
-        price=format_fen(o.price),
-        quantity=o.quantity,
-        filled=o.filled,
-        remaining=o.quantity - o.filled - o.cancelled,
-        status=o.status,
-        reason=o.reason,
-    )
 
 
 def _own_order(svc: Svc, person: Caller, order_id: str, kind: str) -> OrderRow:
@@ -86,14 +72,14 @@ def place_order(body: s.OrderIn, response: Response, svc: Svc, person: Caller) -
         body.instrument,
         body.side,
         body.quantity,
-        _fen(body.price, "price"),
+        fen(body.price, "price"),
         mode=body.mode,
         actor=person.id,
     )
     created(result, response)
     order = svc.store.venue_order(body.id)
     assert order is not None
-    return _order_out(order)
+    return order_out(order)
 
 
 @router.post(
@@ -110,7 +96,7 @@ def pick(body: s.PickIn, svc: Svc, person: Caller) -> s.OrderOut:
         raise refused(result)
     order = svc.store.venue_order(body.id)
     assert order is not None
-    return _order_out(order)
+    return order_out(order)
 
 
 @router.post(
@@ -127,7 +113,7 @@ def accept_block(body: s.BlockAcceptIn, svc: Svc, person: Caller) -> s.OrderOut:
         raise refused(result)
     order = svc.store.venue_order(body.id)
     assert order is not None
-    return _order_out(order)
+    return order_out(order)
 
 
 @router.get(
@@ -137,7 +123,7 @@ def accept_block(body: s.BlockAcceptIn, svc: Svc, person: Caller) -> s.OrderOut:
     summary="One order and its state",
 )
 def get_order(order_id: IdPath, svc: Svc, person: Caller) -> s.OrderOut:
-    return _order_out(_own_order(svc, person, order_id, "read_orders"))
+    return order_out(_own_order(svc, person, order_id, "read_orders"))
 
 
 @router.post(
@@ -153,7 +139,7 @@ def cancel_order(order_id: IdPath, svc: Svc, person: Caller) -> s.OrderOut:
         raise refused(result)
     after = svc.store.venue_order(order.id)
     assert after is not None
-    return _order_out(after)
+    return order_out(after)
 
 
 @router.post(
@@ -167,7 +153,7 @@ def list_instrument(body: s.InstrumentIn, svc: Svc, person: Caller) -> s.DoneOut
     allow(person, "run_market")
     try:
         result = svc.exchange.list_instrument(
-            body.symbol, _fen(body.prev_close, "prev_close"), actor=person.id
+            body.symbol, fen(body.prev_close, "prev_close"), actor=person.id
         )
     except DomainError as exc:
         raise from_domain(exc) from exc
