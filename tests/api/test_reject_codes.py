@@ -21,8 +21,11 @@ import pytest
 
 from cets.domain.errors import RejectCode
 from cets.domain.policy import Policy
+from cets.domain.registry.bank_files import parse_statement
+from cets.domain.registry.holders import Holder
 from cets.service.clock import to_us
 from cets.service.exchange import Exchange
+from cets.service.funds import Funds
 from cets.service.people import People
 from cets.service.registry import Registry
 from conftest import Api
@@ -101,6 +104,12 @@ def i1_pending_closure(reg: Registry) -> None:
     assert reg.begin_closure("arrange-closure", "I1").ok
 
 
+def e2_banks_with_b2(reg: Registry) -> None:
+    """A second settlement bank B2, where E2's fund account is."""
+    assert reg.open_holder(Holder("B2", "settlement_bank", "Second bank"), actor="setup").ok
+    assert Funds(reg.store, reg.clock).open_fund_account("E2", "B2", "62-02", actor="setup").ok
+
+
 def transfer_t1(reg: Registry) -> None:
     assert reg.transfer("t1", "E1", "E2", CEA, 10, actor="e1op").ok
 
@@ -153,6 +162,42 @@ def e2_bought_100_today(reg: Registry) -> None:
     assert reg.deposit("arrange-deposit-e2", "E2", 10_000_00).ok
     assert venue.place("S1", "E1", CEA, "sell", 100, 6000, actor="setup").ok
     assert venue.place("B1", "E2", CEA, "buy", 100, 6000, actor="setup").ok
+
+
+RUN = "R2026-03-02"
+
+
+def day_closed(reg: Registry, policy: Policy) -> Exchange:
+    """E2 bought 100 t from E1 this morning; the day ended at 15:05 (run RUN)."""
+    e2_bought_100_today(reg)
+    reg.clock.set(reg.clock.now().replace(hour=7, minute=5))  # type: ignore[attr-defined]
+    venue = Exchange(reg.store, reg.clock, policy)
+    closed = venue.end_of_day(actor="setup")
+    assert closed.ok and closed.message == RUN, closed
+    return venue
+
+
+def day_settled(reg: Registry) -> None:
+    day_closed(reg, Policy())
+
+
+def day_left_to_confirm(reg: Registry) -> None:
+    day_closed(reg, Policy(settlement_auto_confirm=False))
+
+
+def day_settled_and_next_day_open(reg: Registry) -> None:
+    day_settled(reg)
+    reg.clock.set(reg.clock.now() + timedelta(hours=18, minutes=25))  # type: ignore[attr-defined]
+
+
+def day_left_with_a_bank_break(reg: Registry) -> None:
+    """The bank's statement for the day lists a deposit, not the day's other deposits."""
+    day_left_to_confirm(reg)
+    lines, problems = parse_statement(
+        f"date,reference,account,type,amount\n{RUN[1:]},stmt-1,E1,deposit,1.00\n"
+    )
+    assert not problems
+    assert Funds(reg.store, reg.clock).import_statement("bank", lines, actor="bank").ok
 
 
 def six_ask_levels(reg: Registry) -> None:
@@ -606,6 +651,32 @@ CASES: dict[str, Case] = {
     "insufficient_funds: withdrawing from an empty fund account": Case(
         "bank1", "/v1/registry/withdraw", money("w", "0.01", "E2"), 409, "insufficient_funds"
     ),
+    # funds at settlement banks (more in test_funds.py)
+    "fund_account_exists: binding E1's fund account again elsewhere": Case(
+        "reg1",
+        "/v1/funds/accounts",
+        {"holder": "E1", "bank": "bank", "number": "62-01"},  # E1 is at `bank` as "E1"
+        409,
+        "fund_account_exists",
+        "holder",
+    ),
+    "wrong_settlement_bank: a deposit by a bank the holder does not bank with": Case(
+        "bank1",
+        "/v1/registry/deposit",
+        money("d", "1.00", "E2"),
+        409,
+        "wrong_settlement_bank",
+        "account",
+        arrange=e2_banks_with_b2,
+    ),
+    "insufficient_funds: a withdrawal request beyond the funds": Case(
+        "e1op",
+        "/v1/funds/withdrawals",
+        money("w", "500.01"),
+        409,
+        "insufficient_funds",
+        "amount",
+    ),
     # one-way auctions
     "unknown_auction: a bid in an auction there is not": Case(
         "e2op", "/v1/auctions/A9/bids", bid(), 404, "unknown_auction", "auction"
@@ -715,6 +786,51 @@ CASES: dict[str, Case] = {
         "quote_not_in_best_levels",
         "quote",
         arrange=six_ask_levels,
+    ),
+    # settlement runs
+    "unknown_run: confirming a run that does not exist": Case(
+        "reg1",
+        "/v1/settlement/runs/R1999-01-01/confirm",
+        {"client_id": "c1"},
+        404,
+        "unknown_run",
+        "run",
+    ),
+    "run_state_does_not_allow: delivering a run nobody confirmed": Case(
+        "reg1",
+        f"/v1/settlement/runs/{RUN}/deliver",
+        {},
+        409,
+        "run_state_does_not_allow",
+        "run",
+        arrange=day_left_to_confirm,
+    ),
+    "run_has_breaks: confirming a run the bank statement disagrees with": Case(
+        "reg1",
+        f"/v1/settlement/runs/{RUN}/confirm",
+        {"client_id": "c1"},
+        409,
+        "run_has_breaks",
+        "accept_breaks",
+        arrange=day_left_with_a_bank_break,
+    ),
+    "objection_window_closed: objecting once the next trading day opened": Case(
+        "e1op",
+        f"/v1/settlement/runs/{RUN}/objections",
+        {"client_id": "o1", "account": "E1", "text": "price"},
+        409,
+        "objection_window_closed",
+        "run",
+        arrange=day_settled_and_next_day_open,
+    ),
+    "not_a_party_to_run: objecting for a holder with no trade in the run": Case(
+        "i1op",
+        f"/v1/settlement/runs/{RUN}/objections",
+        {"client_id": "o1", "account": "I1", "text": "price"},
+        409,
+        "not_a_party_to_run",
+        "account",
+        arrange=day_settled,
     ),
     "unknown_order: a counter-offer to no open quote or inquiry": Case(
         "e2op",

@@ -25,6 +25,7 @@ from cets.domain.policy import Policy
 from cets.domain.units import CASH
 from cets.service.clock import to_us
 from cets.service.exchange import Exchange
+from cets.service.funds import Funds
 from cets.service.operations import OPERATIONS
 from cets.service.people import People
 from cets.service.registry import Registry
@@ -43,6 +44,7 @@ OTHER_OPERATORS = frozenset({"e2op", "i1op"})  # operators of holders other than
 PEOPLE_MANAGERS = AUTHORITY | REGISTRY
 EXCHANGE = frozenset({"exch1"})
 EVERYONE = frozenset(PEOPLE)
+SETTLEMENT_READERS = READERS | EXCHANGE | BANK
 
 # Callers whose key cannot authenticate, and how each is made.
 NO_KEY, MALFORMED_KEY, UNKNOWN_KEY, REVOKED_KEY, EXPIRED_KEY = (
@@ -62,6 +64,7 @@ class Request:
     path: str
     json: Any = None
     params: dict[str, str] = field(default_factory=dict)
+    csv: str | None = None  # a text/csv body (a bank's statement) instead of JSON
 
 
 @dataclass(frozen=True)
@@ -173,6 +176,39 @@ def with_ended_auction(api: Api) -> None:
     api.clock.set(api.clock.now() + timedelta(minutes=30))
 
 
+def with_withdrawal_request(api: Api) -> None:
+    """E1 asked its bank (the default one) to pay out 10.00 of its 1,000.00: request W1."""
+    with_funds(api)
+    assert Funds(api.store, api.clock).request_withdrawal("W1", "E1", 10_00, actor="setup").ok
+
+
+def statement_upload(api: Api) -> Request:
+    csv = "date,reference,account,type,amount\n2026-03-02,R1,E1,deposit,10.00\n"
+    return Request("POST", "/v1/funds/statements", csv=csv)
+
+
+RUN = "R2026-03-02"
+
+
+def with_day_closed(api: Api, policy: Policy) -> None:
+    """E2 bought E1's quote S1 (100 t at 60.00, trade T1) and the day ended at 15:05: run RUN."""
+    with_resting_order(api)
+    venue = Exchange(api.store, api.clock, policy)
+    assert venue.place("B1", "E2", CEA, "buy", 100, 6000, actor="setup").ok
+    api.clock.set(api.clock.now().replace(hour=7, minute=5))  # 15:05 in Shanghai
+    closed = venue.end_of_day(actor="setup")
+    assert closed.ok and closed.message == RUN, closed
+
+
+def with_settled_day(api: Api) -> None:
+    with_day_closed(api, Policy())
+
+
+def with_prepared_day(api: Api) -> None:
+    """As `with_settled_day`, the run left for a person to confirm."""
+    with_day_closed(api, Policy(settlement_auto_confirm=False))
+
+
 def with_pending_issue(api: Api) -> None:
     answer = api.post(
         "/v1/registry/issue", "auth1", {"client_id": "pending-issue", "asset": CEA, "quantity": 5}
@@ -278,6 +314,33 @@ MATRIX: dict[str, Row] = {
     "POST /v1/registry/withdraw": Row(
         BANK, op("withdraw", {"account": "E1", "amount": "10.00"}, with_funds)
     ),
+    # funds at settlement banks
+    "POST /v1/funds/accounts": Row(
+        REGISTRY, post("/v1/funds/accounts", {"holder": "E1", "bank": "bank", "number": "62-01"})
+    ),
+    "GET /v1/funds/{holder}": Row(READERS | E1_OPERATORS, get("/v1/funds/E1", with_funds)),
+    "POST /v1/funds/withdrawals": Row(
+        REGISTRY | E1_OPERATORS,
+        post(
+            "/v1/funds/withdrawals",
+            {"client_id": "mw1", "account": "E1", "amount": "10.00"},
+            with_funds,
+        ),
+    ),
+    "GET /v1/funds/withdrawals": Row(
+        READERS | BANK, get("/v1/funds/withdrawals", with_withdrawal_request)
+    ),
+    "POST /v1/funds/withdrawals/{withdrawal_id}/paid": Row(
+        BANK, post("/v1/funds/withdrawals/W1/paid", {}, with_withdrawal_request)
+    ),
+    "POST /v1/funds/withdrawals/{withdrawal_id}/rejected": Row(
+        BANK,
+        post("/v1/funds/withdrawals/W1/rejected", {"reason": "closed"}, with_withdrawal_request),
+    ),
+    "GET /v1/funds/instructions": Row(
+        READERS | BANK, get("/v1/funds/instructions", with_withdrawal_request, bank="bank")
+    ),
+    "POST /v1/funds/statements": Row(BANK, statement_upload),
     # holders
     "POST /v1/holders": Row(
         REGISTRY, post("/v1/holders", {"id": "H9", "kind": "institution", "name": "Nine Co"})
@@ -403,6 +466,42 @@ MATRIX: dict[str, Row] = {
     "GET /v1/market/{instrument}/stream": Row(
         EVERYONE, get(f"/v1/market/{CEA}/stream", with_resting_order, once="true"), public=True
     ),
+    # settlement runs (tests/api/test_settlement_api.py)
+    "GET /v1/settlement/runs": Row(
+        SETTLEMENT_READERS, get("/v1/settlement/runs", with_settled_day)
+    ),
+    "GET /v1/settlement/runs/{run}": Row(
+        SETTLEMENT_READERS, get(f"/v1/settlement/runs/{RUN}", with_settled_day)
+    ),
+    "GET /v1/settlement/runs/{run}/breaks": Row(
+        SETTLEMENT_READERS, get(f"/v1/settlement/runs/{RUN}/breaks", with_settled_day)
+    ),
+    "GET /v1/settlement/runs/{run}/accounts/{account}": Row(
+        SETTLEMENT_READERS | E1_OPERATORS,
+        get(f"/v1/settlement/runs/{RUN}/accounts/E1", with_settled_day),
+    ),
+    "POST /v1/settlement/runs/{run}/confirm": Row(
+        REGISTRY, post(f"/v1/settlement/runs/{RUN}/confirm", {"client_id": "c1"}, with_prepared_day)
+    ),
+    "POST /v1/settlement/runs/{run}/deliver": Row(
+        REGISTRY, post(f"/v1/settlement/runs/{RUN}/deliver", {}, with_settled_day)
+    ),
+    "POST /v1/settlement/runs/{run}/objections": Row(
+        REGISTRY | E1_OPERATORS,
+        post(
+            f"/v1/settlement/runs/{RUN}/objections",
+            {"client_id": "o1", "account": "E1", "text": "the price"},
+            with_settled_day,
+        ),
+    ),
+    "POST /v1/settlement/corrections": Row(
+        REGISTRY,
+        post(
+            "/v1/settlement/corrections",
+            {"client_id": "C1", "corrects": RUN, "reverse": "T1", "reason": "agreed"},
+            with_settled_day,
+        ),
+    ),
     # one-way auctions (an auction of the authority's reserve: tests/api/test_auctions.py)
     "POST /v1/auctions": Row(
         EXCHANGE,
@@ -502,8 +601,10 @@ def send(api: Api, request: Request, caller: str) -> httpx.Response:
     answer: httpx.Response = api.client.request(
         request.method,
         request.path,
-        headers=api.headers(None if caller == NO_KEY else caller),
+        headers=api.headers(None if caller == NO_KEY else caller)
+        | ({} if request.csv is None else {"content-type": "text/csv"}),
         json=request.json,
+        content=request.csv,
         params=request.params,
     )
     return answer

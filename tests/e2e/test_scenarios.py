@@ -29,6 +29,9 @@ OUTCOME_KEYS = {
     "compliance",
     "alerts",
     "audit",
+    # Added by CETS (SCENARIOS.md allows new sections): settlement runs, the system's accounts.
+    "settlement",
+    "system",
 }
 
 # Every step succeeds: the file replays cleanly and is the base of the tampering tests.

@@ -10,9 +10,11 @@ picks, cancels, day ends) and after every step holds the service to the issue's 
 - every accepted order: filled + cancelled + remaining = quantity, remaining being what the book
   holds for it while it is open and 0 once it is not; its filled is the sum of its trades;
 - holds are exact (below); after a day's end no order hold has anything left;
-- conservation: per asset, what the holders and the exchange's in-transit and fee accounts hold
-  together never changes, nothing else moves, and every holder's balance is exactly its starting
-  balance plus its settled trades (units one way, value and fees the other); the store's audit
+- conservation: per asset, what the holders and the exchange's in-transit, fee and clearing
+  accounts hold together never changes, nothing else moves, and every holder's balance is exactly
+  its starting balance plus its settled trades (units one way, value and fees the other) plus the
+  net proceeds of its sales not yet settled (advanced at the fill by the clearing account, which
+  is below zero by exactly those); the store's audit
   (what `cets audit verify` runs) finds no violation;
 - nothing a holder has (balance, available, held) is ever negative.
 
@@ -396,7 +398,8 @@ class VenueMachine(RuleBasedStateMachine):
             left = budget.setdefault(buy.id, reserved)
             assert t.buyer_fee == min(fee(value, fees.buyer_bps, fees.min_fee_fen), left), t
             budget[buy.id] -= t.buyer_fee
-            assert t.seller_fee == fee(value, fees.seller_bps, fees.min_fee_fen), t
+            # The schedule's, never more than the value (venue_base.seller_fee).
+            assert t.seller_fee == min(fee(value, fees.seller_bps, fees.min_fee_fen), value), t
             unsettled = t.buy_order in self.today or t.sell_order in self.today
             assert (t.settled_seq is None) == unsettled, t
             filled[t.buy_order] += t.quantity
@@ -479,20 +482,25 @@ class VenueMachine(RuleBasedStateMachine):
             if self.units[holder]:
                 expected[holder, Purpose.holding, CEA] = self.units[holder]
             expected[holder, Purpose.fund, CNY] = self.funds[holder]  # opened with the holder
-        fees = 0
+        fees = advanced = 0
         for t in snap.trades:
-            if t.settled_seq is None:
-                continue
             value = t.price * t.quantity
+            # The seller's net proceeds are advanced at the fill by the clearing account...
+            key = (t.seller, Purpose.fund, CNY)
+            expected[key] = expected.get(key, 0) + value - t.seller_fee
+            if t.settled_seq is None:
+                advanced += value - t.seller_fee
+                continue
+            # ... and the rest moves when the trade is settled (which repays the advance).
             for key, change in (
                 ((t.buyer, Purpose.holding, CEA), t.quantity),
                 ((t.buyer, Purpose.fund, CNY), -value - t.buyer_fee),
                 ((t.seller, Purpose.holding, CEA), -t.quantity),
-                ((t.seller, Purpose.fund, CNY), value - t.seller_fee),
             ):
                 expected[key] = expected.get(key, 0) + change
             fees += t.buyer_fee + t.seller_fee
         expected[EXCHANGE, Purpose.fees, CNY] = fees
+        expected[EXCHANGE, Purpose.clearing, CNY] = -advanced
         held: dict[tuple[str, str], int] = defaultdict(int)
         for row in snap.rows.values():
             if row.status != "rejected":
@@ -503,7 +511,7 @@ class VenueMachine(RuleBasedStateMachine):
                 actual[a.holder, a.purpose, a.asset] = a.balance
                 assert a.debits_pending == held[a.holder, a.asset], (a, held)
                 assert a.credits_pending == 0, a
-            elif (a.holder, a.purpose) == (EXCHANGE, Purpose.fees):
+            elif (a.holder, a.purpose) in ((EXCHANGE, Purpose.fees), (EXCHANGE, Purpose.clearing)):
                 actual[a.holder, a.purpose, a.asset] = a.balance
             elif (a.holder, a.purpose) == (EXCHANGE, Purpose.in_transit):
                 # Between a trade's legs only: posted in and out in the same chain.
@@ -513,6 +521,8 @@ class VenueMachine(RuleBasedStateMachine):
                 ), a
         if (EXCHANGE, Purpose.fees, CNY) not in actual and not fees:
             actual[EXCHANGE, Purpose.fees, CNY] = 0  # not opened until a fee is paid
+        if (EXCHANGE, Purpose.clearing, CNY) not in actual and not snap.trades:
+            actual[EXCHANGE, Purpose.clearing, CNY] = 0  # not opened until a first trade
         assert actual == expected, (actual, expected)
 
     @invariant()
@@ -557,12 +567,15 @@ class VenueMachine(RuleBasedStateMachine):
         return fee(value, self.policy.fees.buyer_bps, self.policy.fees.min_fee_fen)
 
     def model_balance(self, snap: Snapshot, holder: str, asset: str) -> int:
-        """The holder's balance of `asset` by the model: start plus settled trades."""
+        """The holder's balance of `asset` by the model: start plus settled trades, plus the net
+        proceeds of its sales as soon as they are made (advanced at the fill)."""
         balance = self.units[holder] if asset == CEA else self.funds[holder]
         for t in snap.trades:
-            if t.settled_seq is None:
-                continue
             value = t.price * t.quantity
+            if t.settled_seq is None:
+                if t.seller == holder and asset == CNY:
+                    balance += value - t.seller_fee
+                continue
             if t.buyer == holder:
                 balance += t.quantity if asset == CEA else -value - t.buyer_fee
             elif t.seller == holder:
@@ -705,9 +718,11 @@ def _left(row: OrderRow) -> int:
 
 
 def _trades_on(account: Account) -> bool:
-    """Accounts trading may move: the holders' and the exchange's in-transit and fee accounts."""
+    """Accounts trading may move: the holders' and the exchange's in-transit, fee and clearing
+    accounts."""
     return account.holder in HOLDERS or (
-        account.holder == EXCHANGE and account.purpose in (Purpose.in_transit, Purpose.fees)
+        account.holder == EXCHANGE
+        and account.purpose in (Purpose.in_transit, Purpose.fees, Purpose.clearing)
     )
 
 

@@ -38,6 +38,7 @@ class RejectCode(StrEnum):
     # What the command refers to.
     unknown_account = "unknown_account"
     unknown_order = "unknown_order"
+    unknown_run = "unknown_run"  # no settlement run by that id
     unknown_auction = "unknown_auction"
     unknown_reference = "unknown_reference"
     unknown_instrument = "unknown_instrument"
@@ -52,6 +53,14 @@ class RejectCode(StrEnum):
     account_restricted = "account_restricted"
     account_not_empty = "account_not_empty"
     account_state_does_not_allow = "account_state_does_not_allow"  # e.g. unrestrict a normal one
+    # Funds at settlement banks: a holder's one fund account is at one bank.
+    fund_account_exists = "fund_account_exists"  # binding it again, or a number taken at the bank
+    wrong_settlement_bank = "wrong_settlement_bank"  # a bank acting on an account at another bank
+    # Settlement runs (service/settlement.py).
+    run_state_does_not_allow = "run_state_does_not_allow"  # e.g. deliver a run not confirmed
+    run_has_breaks = "run_has_breaks"  # confirming without accepting the listed breaks
+    objection_window_closed = "objection_window_closed"  # the next trading day has opened
+    not_a_party_to_run = "not_a_party_to_run"  # objecting to a run the account has no trade in
     # Trading gates, in the order the exchange checks them (DOMAIN.md, "Trading").
     instrument_halted = "instrument_halted"
     auction_not_open = "auction_not_open"  # closed, or its units withdrawn or expired

@@ -42,7 +42,16 @@ class PositionLimit:
 
 # DOMAIN.md: issuance, judicial deduction, forced surrender, account closure and transfers above
 # a threshold need a second person.
-FOUR_EYES_OPS = ("issue", "deduct", "forced_surrender", "close_account", "transfer")
+# Confirming a settlement run is the registry operator's, checked by a second person when
+# four-eyes is on (DOMAIN.md, "Settlement"; the issue's "four-eyes when configured").
+FOUR_EYES_OPS = (
+    "issue",
+    "deduct",
+    "forced_surrender",
+    "close_account",
+    "transfer",
+    "confirm_settlement",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +81,10 @@ class Policy:
     four_eyes_ops: tuple[str, ...] = FOUR_EYES_OPS
     four_eyes_transfer_threshold_t: int = 100_000  # transfers above this need a second person
     approval_expiry_s: int = 72 * 3600  # a pending request lapses after this long
+    # Settlement (DOMAIN.md, "Settlement"): the system confirms a day's run itself when its
+    # reconciliation shows no break (and four-eyes does not ask for a person); false: the
+    # registry operator confirms every run.
+    settlement_auto_confirm: bool = True
 
     def needs_approval(self, kind: str, params: dict[str, Any]) -> bool:
         """Whether an operation must wait for a second person (four-eyes)."""
@@ -91,6 +104,7 @@ class Policy:
             "position_limit",
             "four_eyes_ops",
             "holidays",
+            "settlement_auto_confirm",
         }
         for key, value in config.items():
             if key == "fees_bps":
@@ -107,7 +121,7 @@ class Policy:
                 changes["position_limit"] = _position_limit(value)
             elif key == "gap_cap_pct":
                 changes[key] = None if value in (False, "off") else _int(key, value)
-            elif key == "four_eyes":
+            elif key in ("four_eyes", "settlement_auto_confirm"):
                 if not isinstance(value, bool):
                     raise PolicyError(key, f"{value!r}, was expected true or false")
                 changes[key] = value

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from cets.adapters.sql.database import database_url
 from cets.adapters.sql.store import SqlStore
 from cets.entrypoints import cli_admin as admin
-from cets.entrypoints import cli_auction, cli_import, cli_market
+from cets.entrypoints import cli_auction, cli_bank, cli_import, cli_market, cli_settlement
 from cets.entrypoints import scenario as scenarios
 from cets.service.clock import SystemClock
 from cets.service.people import People
@@ -45,6 +45,8 @@ app.add_typer(admin.key_app, name="key")
 app.add_typer(cli_import.import_app, name="import")
 app.add_typer(cli_auction.auction_app, name="auction")
 app.add_typer(cli_market.market_app, name="market")
+app.add_typer(cli_bank.bank_app, name="bank")
+app.add_typer(cli_settlement.settlement_app, name="settlement")
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)

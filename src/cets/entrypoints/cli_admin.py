@@ -27,9 +27,11 @@ from cets.domain.errors import DomainError
 from cets.domain.policy import Policy, PolicyError
 from cets.domain.registry.access import OPERATOR_PERMISSIONS, Person, authorize
 from cets.domain.registry.holders import Holder
+from cets.domain.trading.calendar import TradingCalendar
 from cets.domain.units import format_fen
 from cets.entrypoints import scenario as scenarios
 from cets.service.clock import SystemClock, from_us
+from cets.service.exchange import Exchange
 from cets.service.operations import OPERATIONS, Gate
 from cets.service.people import People
 from cets.service.ports import CommandResult
@@ -73,8 +75,12 @@ class Session:
             _fail(str(exc))
         self.clock = SystemClock()
         self.policy = load_policy(config)
-        self.registry = Registry(self.store, self.clock)
-        self.gate = Gate(self.registry, self.policy)
+        self.calendar = TradingCalendar.from_policy(self.policy)
+        self.registry = Registry(self.store, self.clock, calendar=self.calendar)
+        # The venue's operations (confirming a settlement run) pass the same gate.
+        self.gate = Gate(
+            self.registry, self.policy, venue=Exchange(self.store, self.clock, self.policy)
+        )
         self.people = People(self.store, self.clock)
         person = self.store.person(actor)
         if person is None:

@@ -137,7 +137,13 @@ def end_of_day(
     with market_session(db, actor, config, at) as market:
         market.allow("close_day", {})
         result = market.done(market.exchange.end_of_day(actor=actor))
-        show_done(result, "the day is closed and settled", as_json)
+        run = result.message and market.store.settlement_run(result.message)
+        if not run:
+            show_done(result, "the day is closed (no new trades to settle)", as_json)
+        else:
+            show_done(
+                result, f"the day is closed; settlement run {run.id} is {run.status}", as_json
+            )
 
 
 # -- holders' operators ----------------------------------------------------------------------

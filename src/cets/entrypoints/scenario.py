@@ -22,7 +22,6 @@ until the first `at`.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +33,7 @@ from cets.adapters.sql.store import SqlStore
 from cets.domain.policy import Policy, PolicyError
 from cets.domain.registry.access import Person, Role
 from cets.domain.registry.holders import Holder
+from cets.domain.trading.calendar import TradingCalendar
 from cets.domain.units import (
     AmountError,
     AssetError,
@@ -42,10 +42,10 @@ from cets.domain.units import (
     parse_tonnes,
 )
 from cets.entrypoints.scenario_outcome import outcome
+from cets.entrypoints.scenario_steps import VENUE, LegError, parse_legs
 from cets.service.clock import SHANGHAI, SettableClock
 from cets.service.exchange import Exchange
 from cets.service.operations import Gate
-from cets.service.ports import CommandResult
 from cets.service.registry import Registry
 
 START = datetime(2024, 1, 1, tzinfo=SHANGHAI)
@@ -96,6 +96,10 @@ STEP_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         ("surrender", "account year asset quantity", ""),
         ("compliance_close", "year", ""),
         ("approve", "step", ""),
+        # Settlement runs (see `scenario_steps`).
+        ("confirm_run", "run", "accept_breaks"),
+        ("object", "id run account text", "trade"),
+        ("correction", "id corrects reason", "objection legs reverse"),
         # Registry operations the scenario format does not list; the CLI and API offer them.
         ("enforce", "ref", "quantity"),
         ("forced_surrender", "account asset quantity year", ""),
@@ -144,6 +148,9 @@ SUPPORTED = frozenset(
         "auction_open",
         "bid",
         "auction_close",
+        "confirm_run",
+        "object",
+        "correction",
     }
 )
 TOP_LEVEL = frozenset(
@@ -304,6 +311,11 @@ def _typed(kind: str, args: dict[str, Any], where: str) -> dict[str, Any]:
             out[name] = parse_fen(value, field=name)
         elif name == "window":
             out[name] = _window(where, value)
+        elif name == "legs":
+            try:
+                out[name] = parse_legs(value)
+            except LegError as exc:
+                raise ScenarioError(f"{where}: {exc}") from exc
         elif name == "asset":
             out[name] = parse_asset(value, field=name)
         elif name in ("year", "step"):
@@ -364,15 +376,15 @@ def run(scenario: Scenario, db_url: str | None = None) -> dict[str, Any]:
 def _run_on(scenario: Scenario, store: SqlStore) -> dict[str, Any]:
     try:
         clock = SettableClock(START)
-        registry = Registry(store, clock)
+        registry = Registry(store, clock, calendar=TradingCalendar.from_policy(scenario.policy))
         for holder in scenario.holders:
             result = registry.open_holder(holder, actor=ACTOR)
             if not result.ok:
                 raise ScenarioError(f"accounts: {holder.id!r}: {result.code}: {result.message}")
         # The runner acts as whichever role a step needs (SCENARIOS.md): roles are not checked,
         # four-eyes is when the file's config turns it on.
-        gate = Gate(registry, scenario.policy, check_roles=False)
         exchange = Exchange(store, clock, scenario.policy)
+        gate = Gate(registry, scenario.policy, check_roles=False, venue=exchange)
         for symbol, prev_close in scenario.instruments.items():
             listed = exchange.list_instrument(symbol, prev_close, actor=ACTOR)
             if not listed.ok:
@@ -389,8 +401,10 @@ def _execute(step: Step, gate: Gate, exchange: Exchange, clock: SettableClock) -
         return {"index": step.index, "ok": True}
     if step.kind == "approve":
         result = gate.approve(APPROVER, f"s{step.args['step']}")
-    elif step.kind in _VENUE:
-        result = _VENUE[step.kind](exchange, step.args)
+    elif step.kind == "confirm_run":
+        result = gate.submit(RUNNER, "confirm_settlement", f"s{step.index}", step.args)
+    elif step.kind in VENUE:
+        result = VENUE[step.kind](exchange, step.args)
     else:
         result = gate.submit(RUNNER, step.kind, f"s{step.index}", step.args)
     entry: dict[str, Any] = {"index": step.index, "ok": result.ok}
@@ -399,68 +413,6 @@ def _execute(step: Step, gate: Gate, exchange: Exchange, clock: SettableClock) -
         entry["code"] = result.code.value
         entry["message"] = result.message
     return entry
-
-
-_VENUE: dict[str, Callable[[Exchange, dict[str, Any]], CommandResult]] = {
-    "order": lambda x, a: x.place(
-        a["id"],
-        a["account"],
-        a["instrument"],
-        a["side"],
-        a["quantity"],
-        a["price"],
-        mode=a.get("mode", "listed"),
-        actor=a["account"],
-    ),
-    "pick": lambda x, a: x.pick(
-        a["id"], a["account"], a["quote"], a["quantity"], actor=a["account"]
-    ),
-    "block_quote": lambda x, a: x.quote(
-        a["id"],
-        a["account"],
-        a["instrument"],
-        a["side"],
-        a["quantity"],
-        a["price"],
-        to=a.get("to"),
-        actor=a["account"],
-    ),
-    "block_inquiry": lambda x, a: x.inquire(
-        a["id"],
-        a["account"],
-        a["instrument"],
-        a["side"],
-        a["quantity"],
-        a.get("price"),
-        to=a.get("to"),
-        actor=a["account"],
-    ),
-    "block_counter": lambda x, a: x.counter(
-        a["id"], a["account"], a["reply_to"], a["quantity"], a["price"], actor=a["account"]
-    ),
-    "cancel_inquiry": lambda x, a: x.cancel_inquiry(a["id"], actor=ACTOR),
-    "block_accept": lambda x, a: x.accept_block(
-        a["id"], a["account"], a["quote"], actor=a["account"]
-    ),
-    "cancel_order": lambda x, a: x.cancel(a["id"], actor=ACTOR),
-    "halt": lambda x, a: x.halt(a["instrument"], actor=ACTOR),
-    "resume": lambda x, a: x.halt(a["instrument"], actor=ACTOR, halted=False),
-    "end_of_day": lambda x, a: x.end_of_day(actor=ACTOR),
-    "auction_open": lambda x, a: x.open_auction(
-        a["id"],
-        a["seller"],
-        a["instrument"],
-        a["quantity"],
-        a["reserve_price"],
-        a["pricing"],
-        window=a.get("window"),
-        actor=ACTOR,
-    ),
-    "bid": lambda x, a: x.bid(
-        a["id"], a["auction"], a["account"], a["quantity"], a["price"], actor=a["account"]
-    ),
-    "auction_close": lambda x, a: x.close_auction(a["id"], actor=ACTOR),
-}
 
 
 # -- checking ----------------------------------------------------------------------------------

@@ -6,9 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from cets.adapters.sql.store import SqlStore
-from cets.domain.units import format_fen
+from cets.domain.ledger.model import Account
+from cets.domain.registry.holders import SYSTEM_HOLDERS
+from cets.domain.units import CASH, format_fen
 from cets.service.clock import from_us
 from cets.service.queries import positions
+
+SYSTEM_IDS = frozenset(h.id for h in SYSTEM_HOLDERS)
 
 
 def _orders(store: SqlStore) -> dict[str, Any]:
@@ -37,6 +41,8 @@ def _trades(store: SqlStore) -> list[dict[str, Any]]:
             "seller": t.seller,
             "quantity": t.quantity,
             "price": format_fen(t.price),
+            "buyer_fee": format_fen(t.buyer_fee),
+            "seller_fee": format_fen(t.seller_fee),
             "at": from_us(t.at_us).replace(tzinfo=None).isoformat(),
         }
         for t in store.venue_trades()
@@ -62,9 +68,38 @@ def _market(store: SqlStore) -> dict[str, Any]:
     }
 
 
+def _settlement(store: SqlStore) -> dict[str, Any]:
+    """Each settlement run: its kind, status, trades, what it corrects, its breaks (kinds and
+    refs) and how many objections it got."""
+    out: dict[str, Any] = {}
+    for run in reversed(store.settlement_runs(limit=10_000)):
+        entry: dict[str, Any] = {"kind": run.kind, "status": run.status, "trades": run.trades}
+        if run.corrects:
+            entry["corrects"] = run.corrects
+        entry["breaks"] = [
+            {"kind": b.kind, "ref": b.ref, "expected": b.expected, "actual": b.actual}
+            for b in store.settlement_breaks(run)
+        ]
+        entry["objections"] = len(store.settlement_objections(run.id))
+        out[run.id] = entry
+    return out
+
+
+def _system(accounts: list[Account]) -> dict[str, Any]:
+    """The system's own accounts (issuance, reserve, fees, clearing, transit, banks...) by holder,
+    purpose and asset: with the holders' accounts they show conservation (each asset sums to 0)."""
+    out: dict[str, Any] = {}
+    for a in sorted(accounts, key=lambda a: (a.holder, a.purpose, a.asset)):
+        if a.holder in SYSTEM_IDS:
+            balance = format_fen(a.balance) if a.asset == CASH else a.balance
+            out.setdefault(a.holder, {}).setdefault(a.purpose, {})[a.asset] = balance
+    return out
+
+
 def outcome(store: SqlStore, steps: list[dict[str, Any]]) -> dict[str, Any]:
     """The outcome object of SCENARIOS.md; sections later issues fill are empty for now."""
-    units, funds = positions(store.holders(), store.all_accounts(), store.open_holds())
+    accounts = store.all_accounts()
+    units, funds = positions(store.holders(), accounts, store.open_holds())
     report = store.audit()
     violations = [v.as_dict() for v in report.violations]
     if report.chain_break is not None:
@@ -95,6 +130,8 @@ def outcome(store: SqlStore, steps: list[dict[str, Any]]) -> dict[str, Any]:
             for holder, p in funds.items()
         },
         "market": _market(store),
+        "settlement": _settlement(store),
+        "system": _system(accounts),
         "compliance": {},
         "alerts": [],
         "audit": {"ok": report.ok, "violations": violations},

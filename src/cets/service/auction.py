@@ -82,7 +82,7 @@ from cets.domain.trading.orders import Side
 from cets.service.auction_entry import OPEN, AuctionEntry, AuctionRow, AuctionUnitOfWork
 from cets.service.clock import from_us, to_us
 from cets.service.ports import Command, CommandResult, OrderRow, TradeRow
-from cets.service.venue_base import VenueUnitOfWork, order_hold_id, side_fee
+from cets.service.venue_base import VenueUnitOfWork, order_hold_id, seller_fee, side_fee
 
 __all__ = ["AuctionDesk", "AuctionRow", "AuctionUnitOfWork", "AuctionView"]
 
@@ -305,7 +305,8 @@ class AuctionDesk(AuctionEntry):
                     for t in trades
                 ],
             }
-            command = Command("auction_close", actor, body, tuple(releases))
+            advances = self._advances(uow, trades, at)
+            command = Command("auction_close", actor, body, tuple(releases) + advances)
             (result,) = uow.submit([command], at)
             assert result.ok, f"closing auction {auction_id}: {result.code} {result.message}"
             return CommandResult(None, "closed", seq=result.seq)
@@ -335,7 +336,7 @@ class AuctionDesk(AuctionEntry):
                     allocation.price,
                     allocation.quantity,
                     side_fee(value, fees.buyer_bps, fees.min_fee_fen),
-                    side_fee(value, fees.seller_bps, fees.min_fee_fen),
+                    seller_fee(value, fees),
                     day,
                     to_us(now),
                 )

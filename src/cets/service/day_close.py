@@ -2,8 +2,9 @@
 sessions of every mode end, and DOMAIN.md wants the day orders expired then and their holds
 released. `DayCloser` watches the clock (a thread, every `poll_s` seconds) and, once a trading
 day's end has passed while an order of that day (or earlier) is still open or a trade of it is
-unsettled, runs the exchange's day's end for that day (`Exchange.end_of_day(day=...)`): expiry,
-settlement, the day's bar.
+in no settlement run, runs the exchange's day's end for that day (`Exchange.end_of_day(day=...)`):
+expiry, the day's bar, the settlement run. Each poll first finishes delivering a confirmed run
+whose delivery was interrupted (a crash, a kill): `Exchange.resume_deliveries`.
 
 A server that was down at 15:00 closes the missed day when it starts, before it serves a
 request (`cets serve` calls `run_once` first), so a new day's orders never meet yesterday's.
@@ -45,7 +46,9 @@ class DayCloser:
         return day if self.exchange.store.venue_open_through(day) else None  # type: ignore[attr-defined]
 
     def run_once(self) -> CommandResult | None:
-        """Close the due day, if there is one."""
+        """Finish delivering any confirmed run a crash interrupted; close the due day, if any."""
+        for run in self.exchange.resume_deliveries(actor=EXCHANGE):
+            log.info("finished delivering settlement run %s", run)
         day = self.due()
         if day is None:
             return None

@@ -14,8 +14,10 @@ T+1 sellability, the position limit (buys), available units or funds (fees inclu
 quote must be within the best five levels of its side, checked after the gates and before the
 means. An accepted order holds the seller's
 units or the buyer's funds (hold `order:<id>`, credited to the exchange's in-transit account),
-then matches in price-time priority at the resting price; what is left rests. A fill moves
-nothing yet: the trade waits for the day's end, which settles it (delivery versus payment).
+then matches in price-time priority at the resting price; what is left rests. At a fill the
+clearing account advances the seller its net proceeds (so they can buy the same day); the units
+and the buyer's money stay held until the day's settlement run delivers the trade versus payment
+(`settlement`).
 
 Journal: an accepted order is one entry (`order`, with its hold); its fills are a second entry
 (`fills`, naming every trade), so trades are in the hash chain; a cancel, or the part of an order
@@ -39,11 +41,9 @@ from datetime import date
 from typing import Any
 
 from cets.domain.errors import DomainError, RejectCode
-from cets.domain.ids import TransferId
-from cets.domain.ledger.model import TransferCode, TransferFlags
+from cets.domain.ledger.model import TransferFlags
 from cets.domain.marketdata.klines import Trade as MarketTrade
 from cets.domain.marketdata.klines import daily_stats
-from cets.domain.registry.holders import EXCHANGE
 from cets.domain.trading.book import Book
 from cets.domain.trading.calendar import Mode, to_local
 from cets.domain.trading.orders import Order, Side
@@ -51,15 +51,15 @@ from cets.domain.units import format_fen
 from cets.service.auction import AuctionDesk
 from cets.service.block import BlockDesk
 from cets.service.clock import from_us, to_us
-from cets.service.ports import Command, CommandResult, OrderRow, TradeRow
-from cets.service.settlement import Settlement
+from cets.service.ports import CommandResult, OrderRow, TradeRow
+from cets.service.settlement import SettlementDesk
 from cets.service.venue_base import VenueBase, VenueUnitOfWork, order_status
 
 _PENDING = TransferFlags.PENDING
 _VOID = TransferFlags.VOID_PENDING
 
 
-class Exchange(AuctionDesk, BlockDesk, VenueBase):
+class Exchange(SettlementDesk, AuctionDesk, BlockDesk, VenueBase):
     """Every venue command as a use case; holds the books of every instrument in memory."""
 
     # -- instruments and halts ---------------------------------------------------------------
@@ -224,10 +224,12 @@ class Exchange(AuctionDesk, BlockDesk, VenueBase):
     # -- the day's end -----------------------------------------------------------------------
 
     def end_of_day(self, *, actor: str, day: date | None = None) -> CommandResult:
-        """Expire the day orders, settle every unsettled trade (one linked batch each), release
-        what the orders still hold, and fix each instrument's day: open, high, low, close (VWAP
-        of the listed trades), volumes; the close becomes the next day's previous close. `day`
-        is the trading day closed (by default the one of now; `DayCloser` names a missed one)."""
+        """Expire the day orders, fix each instrument's day (open, high, low, close = VWAP of the
+        listed trades, volumes; the close becomes the next day's previous close) and prepare
+        the day's settlement run, each order hold cut to what its trades need; then settle the
+        run (`settle_run`: confirmed by the system when policy lets it and it has no break, and
+        delivered). `day` is the trading day closed (by default the one of now; `DayCloser`
+        names a missed one). The result's message is the run's id."""
 
         def work(uow: VenueUnitOfWork) -> CommandResult:
             now = self.clock.now()
@@ -239,45 +241,17 @@ class Exchange(AuctionDesk, BlockDesk, VenueBase):
                 row.status = "expired"
                 uow.save_order_state(row)
             self._expire_inquiries(uow)
-            trades = uow.unsettled_trades()
-            settlement = Settlement(self, uow, at)
-            results = uow.submit([settlement.chain(trade) for trade in trades], at)
-            for trade, result in zip(trades, results, strict=True):
-                assert result.ok, f"settling {trade.id}: {result.code} {result.message}"
-            uow.mark_settled(
-                [(t.ordinal, r.seq or 0) for t, r in zip(trades, results, strict=True)]
-            )
-            released = [
-                self._on_hold(
-                    TransferId(f"{hold.id}/release"),
-                    hold,
-                    0,
-                    TransferCode.order,
-                    _VOID,
-                    hold.ref or "",
-                )
-                for hold in uow.open_order_holds()
-            ]
-            if released:
-                (result,) = uow.submit(
-                    [
-                        Command(
-                            "release_order_holds",
-                            EXCHANGE,
-                            {"day": closing.isoformat()},
-                            tuple(released),
-                        )
-                    ],
-                    at,
-                )
-                assert result.ok, f"releasing order holds: {result.code} {result.message}"
-            closes = self._close_day(uow, closing, trades)
-            seq = uow.journal(
-                "end_of_day", actor, {"day": closing.isoformat(), "closes": closes}, at
-            )
-            return CommandResult(None, seq=seq)
+            closes = self._close_day(uow, closing, uow.unsettled_trades())
+            run = self._prepare_run(uow, closing, actor, at)
+            run_id = None if run is None else run.id
+            body = {"day": closing.isoformat(), "closes": closes, "run": run_id}
+            seq = uow.journal("end_of_day", actor, body, at)
+            return CommandResult(None, run_id or "", seq=seq)
 
-        return self._refusing(work)
+        closed = self._refusing(work)
+        if closed.ok and closed.message:
+            self.settle_run(closed.message, actor=actor)
+        return closed
 
     def _close_day(self, uow: VenueUnitOfWork, day: date, trades: list[TradeRow]) -> dict[str, int]:
         """Each instrument's daily statistics, stored as its bar; closes become previous closes."""

@@ -63,6 +63,16 @@ OPERATIONS: dict[str, Operation] = {
 }
 
 
+# Operations of the venue's settlement desk (`Exchange`), gated the same way: confirming a run is
+# four-eyes when configured (DOMAIN.md, "Settlement"). A confirmation is idempotent on its run.
+VenueOperation = Callable[[Any, str, Params, str], CommandResult]
+VENUE_OPERATIONS: dict[str, VenueOperation] = {
+    "confirm_settlement": lambda x, i, p, a: x.confirm_run(
+        p["run"], actor=a, accept_breaks=p.get("accept_breaks")
+    ),
+}
+
+
 class Gate:
     """Authorisation, four-eyes and dispatch in front of the registry.
 
@@ -70,10 +80,19 @@ class Gate:
     (SCENARIOS.md); four-eyes still applies when the policy turns it on.
     """
 
-    def __init__(self, registry: Registry, policy: Policy, *, check_roles: bool = True) -> None:
+    def __init__(
+        self, registry: Registry, policy: Policy, *, check_roles: bool = True, venue: Any = None
+    ) -> None:
         self.registry = registry
         self.policy = policy
         self.check_roles = check_roles
+        self.venue = venue  # the Exchange, for VENUE_OPERATIONS
+
+    def _dispatch(self, kind: str, cmd_id: str, params: Params, actor: str) -> CommandResult:
+        if kind in VENUE_OPERATIONS:
+            assert self.venue is not None, f"{kind} needs the gate's venue"
+            return VENUE_OPERATIONS[kind](self.venue, cmd_id, params, actor)
+        return OPERATIONS[kind](self.registry, cmd_id, params, actor)
 
     @property
     def store(self) -> Store:
@@ -88,8 +107,7 @@ class Gate:
 
     def submit(self, person: Person, kind: str, cmd_id: str, params: Params) -> CommandResult:
         """Perform `kind`, or park it for a second person when four-eyes applies."""
-        operation = OPERATIONS.get(kind)
-        if operation is None:
+        if kind not in OPERATIONS and (kind not in VENUE_OPERATIONS or self.venue is None):
             return CommandResult(RejectCode.invalid_field, f"no operation {kind!r}")
         try:
             self._authorize(person, kind, params)
@@ -103,7 +121,7 @@ class Gate:
             taken = self._taken_by_request(kind, cmd_id, params)
             if taken is not None:
                 return taken
-        return operation(self.registry, cmd_id, params, person.id)
+        return self._dispatch(kind, cmd_id, params, person.id)
 
     def _taken_by_request(self, kind: str, cmd_id: str, params: Params) -> CommandResult | None:
         """`duplicate_id` when a four-eyes request already holds `cmd_id` for something else
@@ -158,17 +176,13 @@ class Gate:
         if request is None:
             return refused
         if request.state == "approved":  # a repeat by the approver: the stored result
-            return OPERATIONS[request.kind](
-                self.registry, request.id, request.params, request.requested_by
-            )
+            return self._dispatch(request.kind, request.id, request.params, request.requested_by)
         if request.requested_by == person.id:
             return CommandResult(
                 RejectCode.not_authorized,
                 f"{person.id!r} requested {request.id!r}; a second person must approve it",
             )
-        result = OPERATIONS[request.kind](
-            self.registry, request.id, request.params, request.requested_by
-        )
+        result = self._dispatch(request.kind, request.id, request.params, request.requested_by)
         self._decide(request, "approved", person, code=result.code)
         return result
 

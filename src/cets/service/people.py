@@ -188,7 +188,8 @@ def _check(person: Person) -> None:
             f"role {person.role} acts for a holder: holder is required",
             field="holder",
         )
-    if not holder_role and person.holder is not None:
+    # Staff act for no holder, except a settlement bank's, who may name their bank.
+    if not holder_role and person.holder is not None and person.role != Role.settlement_bank:
         raise DomainError(
             RejectCode.invalid_field,
             f"role {person.role} is staff and acts for no holder",

@@ -13,7 +13,8 @@ Accounts used (holder, purpose, asset):
   the hold itself names who may enforce it; enforcement posts into it and delivers on;
 - surrender: (authority, surrender, A): surrendered units (forced surrender included), forever;
 - cancellation: (registry, cancellation, A): cancelled units, kept forever;
-- bank: (bank, bank, CNY): the settlement bank's side, negative by what holders keep with it.
+- bank: (B, bank, CNY): settlement bank B's side, negative by what holders keep with it (the
+  default bank is `bank`; which bank a holder is at and T+1: see `registry_money`).
 
 Idempotency and holder states: see `registry_base`.
 """
@@ -27,12 +28,13 @@ from cets.domain.registry.holders import AUTHORITY, BANK, REGISTRY, HolderState
 from cets.domain.units import CASH
 from cets.service.ports import Command, CommandResult, UnitOfWork
 from cets.service.registry_base import freeze_hold_id, pledge_hold_id
+from cets.service.registry_money import FundRules
 from cets.service.registry_states import AccountStates
 
 _VOID = TransferFlags.VOID_PENDING
 
 
-class Registry(AccountStates):
+class Registry(AccountStates, FundRules):
     """Every registry operation as a use case."""
 
     # -- units -------------------------------------------------------------------------------
@@ -139,7 +141,7 @@ class Registry(AccountStates):
     def transfer(
         self, cmd_id: str, source: str, to: str, asset: str, quantity: int, *, actor: str
     ) -> CommandResult:
-        """A registry transfer between two holders."""
+        """A registry transfer between two holders; T+1 holds back units bought today."""
         body = {"id": cmd_id, "from": source, "to": to, "asset": asset, "quantity": quantity}
 
         def build(uow: UnitOfWork, now: int) -> Command:
@@ -147,6 +149,7 @@ class Registry(AccountStates):
             self._holder(uow, source, moving_out=True, field="from")
             self._holder(uow, to, receiving=True, field="to")
             debit = self._existing(uow, source, Purpose.holding, unit, quantity)
+            self._check_transferable(uow, source, unit, quantity, now)
             (credit,) = self._accounts(uow, now, (to, Purpose.holding, unit))
             return self._one(
                 "transfer",
@@ -419,33 +422,31 @@ class Registry(AccountStates):
     def deposit(
         self, cmd_id: str, holder: str, amount_fen: int, *, actor: str = BANK
     ) -> CommandResult:
-        """Money in from the settlement bank to the holder's fund account."""
+        """Money in from `actor`'s settlement bank to the holder's fund account, which must be
+        at that bank (a holder never bound is bound to it: see `registry_money`)."""
         body = {"id": cmd_id, "account": holder, "amount_fen": amount_fen}
 
         def build(uow: UnitOfWork, now: int) -> Command:
-            self._holder(uow, holder, receiving=True, field="account")
-            bank, fund = self._accounts(
-                uow, now, (BANK, Purpose.bank, CASH), (holder, Purpose.fund, CASH)
-            )
-            return self._one(
-                "deposit",
-                actor,
-                body,
-                self._move(cmd_id, bank, fund, amount_fen, TransferCode.deposit),
-            )
+            bank = self.acting_bank(uow, actor)
+            return self._deposit(uow, now, cmd_id, holder, amount_fen, bank, actor, body)
 
         return self._run(cmd_id, "deposit", body, build)
 
     def withdraw(
         self, cmd_id: str, holder: str, amount_fen: int, *, actor: str = BANK
     ) -> CommandResult:
-        """Money out of the holder's fund account to the settlement bank."""
+        """Money out of the holder's fund account to its settlement bank, paid at once (a
+        request the bank pays later: `funds.Funds.request_withdrawal`); `actor` must act for
+        that bank, and T+1 keeps today's sale proceeds in."""
         body = {"id": cmd_id, "account": holder, "amount_fen": amount_fen}
 
         def build(uow: UnitOfWork, now: int) -> Command:
             self._holder(uow, holder, moving_out=True, field="account")
+            bank_id = self.acting_bank(uow, actor)
+            self._same_bank(uow, holder, bank_id, field="account")
             fund = self._existing(uow, holder, Purpose.fund, CASH, amount_fen)
-            (bank,) = self._accounts(uow, now, (BANK, Purpose.bank, CASH))
+            self._check_withdrawable(uow, holder, amount_fen, now)
+            (bank,) = self._accounts(uow, now, (bank_id, Purpose.bank, CASH))
             return self._one(
                 "withdraw",
                 actor,

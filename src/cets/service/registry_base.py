@@ -32,6 +32,7 @@ from cets.domain.ledger.model import (
     Purpose,
     Transfer,
     TransferFlags,
+    default_flags,
 )
 from cets.domain.registry.holders import Holder, HolderKind, HolderState
 from cets.domain.units import CASH, AssetError, is_unit, parse_asset
@@ -153,12 +154,7 @@ class RegistryBase:
 
     @staticmethod
     def _accounts(uow: UnitOfWork, now: int, *keys: tuple[str, str, str]) -> list[Account]:
-        specs = [
-            AccountSpec(
-                AccountKey(h, p, a), 0 if p in (Purpose.issuance, Purpose.bank) else LIMITED
-            )
-            for h, p, a in keys
-        ]
+        specs = [AccountSpec(AccountKey(h, p, a), default_flags(p)) for h, p, a in keys]
         opened = uow.open_accounts(specs, actor="registry", now_us=now)
         return [opened[s.key] for s in specs]
 

@@ -10,7 +10,9 @@ from typing import Any
 from cets.domain.errors import DomainError, RejectCode
 from cets.domain.ids import TransferId
 from cets.domain.ledger.model import Purpose, Transfer, TransferCode, TransferFlags
+from cets.domain.policy import FeeSchedule
 from cets.domain.registry.holders import EXCHANGE, HolderKind
+from cets.domain.settlement.dvp import proceeds_id
 from cets.domain.trading.calendar import Mode, to_local
 from cets.domain.trading.orders import Fill, Order, Side
 from cets.domain.trading.rules import check_order
@@ -19,7 +21,14 @@ from cets.service.clock import to_us
 from cets.service.ports import Command, CommandResult, OrderRow, TradeRow
 from cets.service.venue_engine import VenueEngine, VenueUnitOfWork
 
-__all__ = ["VenueBase", "VenueUnitOfWork", "order_hold_id", "order_status", "side_fee"]
+__all__ = [
+    "VenueBase",
+    "VenueUnitOfWork",
+    "order_hold_id",
+    "order_status",
+    "seller_fee",
+    "side_fee",
+]
 
 _PENDING = TransferFlags.PENDING
 _VOID = TransferFlags.VOID_PENDING
@@ -35,6 +44,13 @@ def side_fee(value_fen: int, bps: int, minimum_fen: int) -> int:
     if value_fen == 0:
         return 0
     return max(fee_fen(value_fen, bps), minimum_fen)
+
+
+def seller_fee(value_fen: int, fees: FeeSchedule) -> int:
+    """The seller's fee on a trade: the schedule's, but never more than the trade's value (a
+    minimum fee above the value of a tiny trade would make selling cost money; the fee is
+    taken out of the proceeds, which are advanced to the seller at the fill)."""
+    return min(side_fee(value_fen, fees.seller_bps, fees.min_fee_fen), value_fen)
 
 
 class VenueBase(VenueEngine):
@@ -229,33 +245,51 @@ class VenueBase(VenueEngine):
                     fill.price,
                     fill.quantity,
                     self._buyer_fee(uow, buyer, value, budgets),
-                    side_fee(value, fees.seller_bps, fees.min_fee_fen),
+                    seller_fee(value, fees),
                     taker.day,
                     taker.at_us,
                 )
             )
             ordinal += 1
         uow.insert_trades(rows)
-        uow.journal(
-            "fills",
-            actor,
-            {
-                "order": taker.id,
-                "trades": [
-                    [
-                        r.id,
-                        r.buy_order,
-                        r.sell_order,
-                        r.price,
-                        r.quantity,
-                        r.buyer_fee,
-                        r.seller_fee,
-                    ]
-                    for r in rows
-                ],
-            },
-            taker.at_us,
-        )
+        body = {
+            "order": taker.id,
+            "trades": [
+                [r.id, r.buy_order, r.sell_order, r.price, r.quantity, r.buyer_fee, r.seller_fee]
+                for r in rows
+            ],
+        }
+        command = Command("fills", actor, body, self._advances(uow, rows, taker.at_us))
+        (result,) = uow.submit([command], taker.at_us)
+        assert result.ok, f"fills of {taker.id}: {result.code} {result.message}"
+
+    def _advances(
+        self, uow: VenueUnitOfWork, trades: list[TradeRow], at: int
+    ) -> tuple[Transfer, ...]:
+        """The clearing account's advance of each trade's net proceeds (value less the seller's
+        fee) to the seller's fund account, made at the fill: sale proceeds can buy the same day
+        (DOMAIN.md, T+1; they are withdrawable only from the next trading day, see
+        `Registry.withdraw`). Settlement's `pay` leg repays it from the buyer's money."""
+        advances = []
+        for trade in trades:
+            net = trade.price * trade.quantity - trade.seller_fee
+            if not net:
+                continue
+            clearing, fund = self._accounts(
+                uow, at, (EXCHANGE, Purpose.clearing, CASH), (trade.seller, Purpose.fund, CASH)
+            )
+            advances.append(
+                self._move(
+                    trade.id,
+                    clearing,
+                    fund,
+                    net,
+                    TransferCode.trade,
+                    ref=trade.id,
+                    transfer_id=TransferId(proceeds_id(trade.id)),
+                )
+            )
+        return tuple(advances)
 
     def _buyer_fee(
         self, uow: VenueUnitOfWork, buy: OrderRow, value: int, budgets: dict[str, int]

@@ -157,10 +157,13 @@ class StoreReads:
         return int(version), int(ordinal)
 
     def venue_open_through(self, day: date) -> bool:
-        """Whether an order of a trading day up to `day` is still open or a trade of one is still
-        unsettled: that day has not been closed yet."""
+        """Whether an order of a trading day up to `day` is still open or a trade of one is in no
+        settlement run yet: that day has not been closed yet. (A run waiting for a person's
+        confirmation is closed: its day needs no second close.)"""
         open_order = select(t.orders.c.id).where(text(t.ORDER_OPEN), t.orders.c.day <= day)
-        unsettled = select(t.trades.c.ordinal).where(text(t.TRADE_UNSETTLED), t.trades.c.day <= day)
+        unsettled = select(t.trades.c.ordinal).where(
+            text(t.TRADE_UNSETTLED), t.trades.c.run.is_(None), t.trades.c.day <= day
+        )
         with self.engine.connect() as conn:
             return conn.execute(select(open_order.exists() | unsettled.exists())).scalar_one()
 

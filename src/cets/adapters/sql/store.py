@@ -24,10 +24,13 @@ from cets.adapters.sql.auction_rows import AuctionRows
 from cets.adapters.sql.audit import audit, journal_entries
 from cets.adapters.sql.batch import BatchRows, Head, as_chains
 from cets.adapters.sql.database import WRITER, database_url, make_engine
+from cets.adapters.sql.fund_rows import FundRows
 from cets.adapters.sql.hotpath import BatchIO, Row, batch_io, gc_paused
 from cets.adapters.sql.migrate import upgrade
 from cets.adapters.sql.prepared import Prepared
 from cets.adapters.sql.reads import StoreReads, command_record
+from cets.adapters.sql.settlement_reads import SettlementReads
+from cets.adapters.sql.settlement_rows import SettlementRows
 from cets.adapters.sql.venue import VenueRows
 from cets.domain.journal import JournalEntry, chain_hash
 from cets.domain.ledger.kernel import LedgerState, apply_transfers
@@ -64,7 +67,7 @@ _ACCOUNT_BY_KEY = Prepared(
 _HOLD_BY_ID = Prepared(select(*t.HOLD_FIELDS).where(t.holds.c.id == bindparam("id")))
 
 
-class SqlUnitOfWork(AccessRows, VenueRows, AuctionRows):
+class SqlUnitOfWork(AccessRows, VenueRows, AuctionRows, SettlementRows, FundRows):
     """One transaction on one connection. Writes lock the journal head first (see module doc)."""
 
     def __init__(self, conn: Connection) -> None:
@@ -416,7 +419,7 @@ class SqlUnitOfWork(AccessRows, VenueRows, AuctionRows):
         self.conn.rollback()
 
 
-class SqlStore(StoreReads):
+class SqlStore(StoreReads, SettlementReads):
     """The ledger on one database. Safe to share between threads; each call takes a connection."""
 
     def __init__(self, engine: Engine) -> None:

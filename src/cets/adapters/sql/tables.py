@@ -98,6 +98,7 @@ accounts = Table(
 # these rows and only between accounts it loaded, and `cets audit verify` reports any row naming
 # an account that does not exist.
 ALLOCATED = "code IN ('allocate', 'true_up')"
+BANK_MONEY = "code IN ('deposit', 'withdraw')"
 ORDER_OPEN = "status IN ('open', 'partially_filled')"
 TRADE_UNSETTLED = "settled_seq IS NULL"
 transfers = Table(
@@ -132,6 +133,13 @@ transfers = Table(
         "debit_account_id",
         sqlite_where=text(ALLOCATED),
         postgresql_where=text(ALLOCATED),
+    ),
+    # Partial: the money in and out of the banks by time (reconciliation with their statements).
+    Index(
+        "ix_transfers_bank_money",
+        "timestamp",
+        sqlite_where=text(BANK_MONEY),
+        postgresql_where=text(BANK_MONEY),
     ),
 )
 
@@ -395,6 +403,7 @@ trades = Table(
     Column("day", Date, nullable=False),
     Column("at_us", BigInteger, nullable=False),
     Column("settled_seq", BigInteger),  # the journal entry that settled it
+    Column("run", String(40)),  # the settlement run it is cleared in (set at the day's end)
     UniqueConstraint("id", name="uq_trades_id"),
     Index("ix_trades_day", "day"),
     Index("ix_trades_buy_order", "buy_order"),  # the fees a buy order has been charged so far
@@ -406,6 +415,9 @@ trades = Table(
         sqlite_where=text(TRADE_UNSETTLED),
         postgresql_where=text(TRADE_UNSETTLED),
     ),
+    Index("ix_trades_run", "run", "ordinal"),  # a run's trades, delivered in chunks
+    Index("ix_trades_seller_day", "seller", "day"),  # T+1: a day's sale proceeds
+    Index("ix_trades_buyer_day", "buyer", "instrument", "day"),  # T+1: a day's purchases
 )
 
 # One-way auctions (单向竞价). The auction's units and the bids' funds are held by `orders` rows of
@@ -484,4 +496,111 @@ block_offers = Table(
     Column("reply_to", String(100)),
     Column("to_account", String(64)),
     Index("ix_block_offers_thread", "thread"),
+)
+
+# Settlement runs (DOMAIN.md, "Settlement"). A `daily` run clears the trades of one trading day
+# (trades.run names it); a `correction` run carries its own legs (`correction_legs`) and names the
+# run it corrects. A run is prepared, then confirmed, then delivered; `breaks_accepted` is the
+# confirmer's written reason when reconciliation listed breaks; objections are taken until
+# `objections_until` (the next trading day's opening).
+settlement_runs = Table(
+    "settlement_runs",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("day", Date, nullable=False),
+    Column("kind", String(12), nullable=False),
+    Column("corrects", String(40)),
+    Column("reason", Text),
+    Column("status", String(12), nullable=False),
+    Column("trades", BigInteger, nullable=False),
+    Column("prepared_at", BigInteger, nullable=False),
+    Column("prepared_by", String(64), nullable=False),
+    Column("confirmed_at", BigInteger),
+    Column("confirmed_by", String(64)),
+    Column("breaks_accepted", Text),
+    Column("delivered_at", BigInteger),
+    Column("objections_until", BigInteger, nullable=False),
+    CheckConstraint("kind IN ('daily', 'correction')", name="kind"),
+    CheckConstraint("status IN ('prepared', 'confirmed', 'delivered')", name="status"),
+    Index("ix_settlement_runs_day", "day"),
+)
+
+# An objection to a run by a party to it (or the registry operator), until the run's
+# `objections_until`; `resolution` names the correction run that answers it, if any.
+settlement_objections = Table(
+    "settlement_objections",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("run", String(40), ForeignKey("settlement_runs.id"), nullable=False),
+    Column("account", String(64), nullable=False),
+    Column("trade", String(32)),
+    Column("text", Text, nullable=False),
+    Column("by", String(64), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("resolution", String(40)),
+    Index("ix_settlement_objections_run", "run"),
+)
+
+# A correction run's legs, in order: `amount` of `asset` from one (holder, purpose) account to
+# another, delivered as one linked batch when the run is delivered.
+correction_legs = Table(
+    "correction_legs",
+    metadata,
+    Column("run", String(40), ForeignKey("settlement_runs.id"), primary_key=True),
+    Column("n", Integer, primary_key=True, autoincrement=False),
+    Column("from_holder", String(64), nullable=False),
+    Column("from_purpose", String(20), nullable=False),
+    Column("to_holder", String(64), nullable=False),
+    Column("to_purpose", String(20), nullable=False),
+    Column("asset", String(16), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("trade", String(32)),
+    CheckConstraint("amount > 0", name="amount_positive"),
+)
+
+# Funds at settlement banks. A holder's one fund account is at one bank (`number`: its number
+# there, unique at that bank); a holder without a row banks with the default bank `bank`.
+fund_accounts = Table(
+    "fund_accounts",
+    metadata,
+    Column("holder", String(64), ForeignKey("holders.id"), primary_key=True),
+    Column("bank", String(64), ForeignKey("holders.id"), nullable=False),
+    Column("number", String(64), nullable=False),
+    Column("opened_at", BigInteger, nullable=False),
+    UniqueConstraint("bank", "number", name="uq_fund_accounts_bank_number"),
+)
+
+# Withdrawal requests (id = the client's id): a hold `withdrawal:<id>` on the fund account until
+# the bank reports it paid (posted) or rejected (voided, `reason` why); `settled_at` then.
+withdrawals = Table(
+    "withdrawals",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("bank", String(64), nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("reason", Text),
+    Column("requested_at", BigInteger, nullable=False),
+    Column("requested_by", String(64), nullable=False),
+    Column("settled_at", BigInteger),
+    CheckConstraint("amount_fen > 0", name="amount_positive"),
+    CheckConstraint("status IN ('requested', 'paid', 'rejected')", name="status"),
+    Index("ix_withdrawals_bank_status", "bank", "status"),
+)
+
+# Every line of every bank statement imported, as the bank wrote it, for reconciliation; a
+# reference is imported once per bank (a statement imported again changes nothing).
+bank_statement_lines = Table(
+    "bank_statement_lines",
+    metadata,
+    Column("bank", String(64), primary_key=True),
+    Column("reference", String(100), primary_key=True),
+    Column("day", Date, nullable=False),
+    Column("account", String(64), nullable=False),
+    Column("type", String(12), nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("imported_at", BigInteger, nullable=False),
+    CheckConstraint("type IN ('deposit', 'withdrawal')", name="type"),
+    CheckConstraint("amount_fen > 0", name="amount_positive"),
 )

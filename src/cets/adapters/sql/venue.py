@@ -75,10 +75,16 @@ def trades(
     last: int | None = None,
     after: int | None = None,
     first: int | None = None,
+    run: str | None = None,
+    trade_id: str | None = None,
 ) -> list[TradeRow]:
-    """Trades in the order they were made; filtered (`after`: ordinals above it), and only the
-    `last` few, or the `first` few, if given."""
+    """Trades in the order they were made; filtered (`after`: ordinals above it; `run`: cleared
+    in that settlement run), and only the `last` few, or the `first` few, if given."""
     stmt = select(*_TRADE_COLUMNS)
+    if run is not None:
+        stmt = stmt.where(t.trades.c.run == run)
+    if trade_id is not None:
+        stmt = stmt.where(t.trades.c.id == trade_id)
     if after is not None:
         stmt = stmt.where(t.trades.c.ordinal > after)
     if day is not None:

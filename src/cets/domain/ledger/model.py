@@ -64,6 +64,20 @@ class Purpose(StrEnum):
     fees = "fees"  # fees collected by the exchange
     in_transit = "in_transit"  # units or funds between trade and settlement
     bank = "bank"  # a settlement bank's side of deposits and withdrawals
+    # The exchange's clearing account: advances sellers their net proceeds at the fill, repaid
+    # by the buyers' money at settlement; below zero while trades are unsettled.
+    clearing = "clearing"
+
+
+# System accounts that may go below zero: they carry the other side of what exists (issuance),
+# of what the banks hold (bank), and of what the clearing account has advanced (clearing).
+UNLIMITED_PURPOSES = frozenset({Purpose.issuance, Purpose.bank, Purpose.clearing})
+
+
+def default_flags(purpose: str) -> int:
+    """The flags an account of `purpose` is opened with: every account but the unlimited system
+    ones may never go below zero available."""
+    return 0 if purpose in UNLIMITED_PURPOSES else int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
 
 
 class TransferCode(StrEnum):

@@ -23,6 +23,9 @@ Choices where DOMAIN.md is silent (written down here so they are found):
   other; bids are a holder's trading (`trade` on its own account). An auction's announcement
   and results are read by staff (the exchange operator included) and by holders' operators with
   `read`, who see only their own holder's bids;
+- a settlement bank's staff person names their bank as `holder` (none: the default bank); a
+  bank acts on the fund accounts at it only (`wrong_settlement_bank`, checked by the service,
+  which knows where each fund account is);
 - a four-eyes approver must satisfy the same rule as the requester (for a holder's large
   transfer: another operator of the same holder with `transfer`) and be a different person.
 """
@@ -54,6 +57,8 @@ OPERATOR_PERMISSIONS = frozenset({"read", "transfer", "cancel", "trade", "surren
 ROLE_HOLDER_KINDS: dict[Role, frozenset[str]] = {
     Role.key_emitter: frozenset({"key_emitter"}),
     Role.investor: frozenset({"institution", "individual"}),
+    # A settlement bank's staff may name their bank (no holder: the default bank `bank`).
+    Role.settlement_bank: frozenset({"settlement_bank"}),
 }
 
 
@@ -109,6 +114,15 @@ RULES: dict[str, Rule] = {
     "succeed": _REGISTRY,
     "deposit": _staff(Role.settlement_bank),
     "withdraw": _staff(Role.settlement_bank),
+    # Funds at settlement banks: the registry binds a holder's fund account to its bank; a
+    # holder's operators (`transfer`) or the registry ask for a withdrawal; the bank reports it
+    # paid or rejected and sends its statements; staff and banks read the requests (a bank its
+    # own: the routes keep it to its bank).
+    "open_fund_account": _REGISTRY,
+    "request_withdrawal": Rule(frozenset({Role.registry_operator}), "account", "transfer"),
+    "settle_withdrawal": _staff(Role.settlement_bank),
+    "import_bank_statement": _staff(Role.settlement_bank),
+    "read_withdrawals": Rule(_READERS | {Role.settlement_bank}),
     "manage_people": _staff(Role.authority, Role.registry_operator),
     # The venue: holders trade their own accounts; the exchange operator runs the market.
     "trade": Rule(own="account", permission="trade"),
@@ -119,6 +133,17 @@ RULES: dict[str, Rule] = {
     "open_reserve_auction": _AUTHORITY,
     "close_auction": _staff(Role.exchange_operator),
     "read_auctions": Rule(_READERS | {Role.exchange_operator}, own="holder", permission="read"),
+    # Settlement runs: the registry operator confirms (four-eyes when configured), delivers and
+    # corrects; a party objects for its own account; staff read runs and reconciliation, a holder
+    # its own account's report.
+    "confirm_settlement": _REGISTRY,
+    "deliver_settlement": _REGISTRY,
+    "correct_settlement": _REGISTRY,
+    "object_to_settlement": Rule(frozenset({Role.registry_operator}), "account", "trade"),
+    "read_settlement": Rule(_READERS | {Role.exchange_operator, Role.settlement_bank}),
+    "read_settlement_account": Rule(
+        _READERS | {Role.exchange_operator, Role.settlement_bank}, "account", "read"
+    ),
     "read_holder": Rule(_READERS, own="holder", permission="read"),
     "read_registry": Rule(_READERS),
 }

@@ -26,7 +26,16 @@ from cets.entrypoints.api.errors import (
     on_http_error,
     on_validation_error,
 )
-from cets.entrypoints.api.routes import access, auctions, holders, registry, stream, venue
+from cets.entrypoints.api.routes import (
+    access,
+    auctions,
+    funds,
+    holders,
+    registry,
+    settlement,
+    stream,
+    venue,
+)
 from cets.service.clock import Clock, SystemClock
 from cets.service.day_close import DayCloser
 
@@ -80,4 +89,6 @@ def create_app(
     app.include_router(venue.router)
     app.include_router(auctions.router)
     app.include_router(stream.router)
+    app.include_router(funds.router)
+    app.include_router(settlement.router)
     return app

@@ -13,11 +13,13 @@ from cets.adapters.sql.store import SqlStore
 from cets.domain.errors import DomainError, RejectCode
 from cets.domain.policy import Policy
 from cets.domain.registry.access import Person, authorize
+from cets.domain.trading.calendar import TradingCalendar
 from cets.domain.units import AmountError, format_fen, parse_fen
 from cets.entrypoints.api import schemas as s
 from cets.entrypoints.api.errors import ApiError
 from cets.service.clock import Clock
 from cets.service.exchange import Exchange
+from cets.service.funds import Funds
 from cets.service.operations import Gate
 from cets.service.people import AuthenticationError, People
 from cets.service.ports import CommandResult, OrderRow
@@ -33,18 +35,22 @@ class Services:
     gate: Gate
     people: People
     exchange: Exchange
+    funds: Funds
 
     @classmethod
     def build(cls, store: SqlStore, clock: Clock, policy: Policy) -> Services:
-        registry = Registry(store, clock)
+        calendar = TradingCalendar.from_policy(policy)
+        registry = Registry(store, clock, calendar=calendar)
+        exchange = Exchange(store, clock, policy)
         return cls(
             store,
             clock,
             policy,
             registry,
-            Gate(registry, policy),
+            Gate(registry, policy, venue=exchange),
             People(store, clock),
-            Exchange(store, clock, policy),
+            exchange,
+            Funds(store, clock, calendar=calendar),
         )
 
 

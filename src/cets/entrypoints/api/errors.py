@@ -43,6 +43,7 @@ _STATUS.update(
         RejectCode.unknown_reference: 422,
         RejectCode.unknown_order: 422,
         RejectCode.unknown_instrument: 422,
+        RejectCode.unknown_run: 422,  # named by a body field (`corrects`); in a path it is 404
         "not_found": 404,
     }
 )

@@ -81,7 +81,8 @@ class Body(BaseModel):
 
 class OpenHolderIn(Body):
     id: HolderRef
-    kind: Literal["key_emitter", "institution", "individual"]
+    # A settlement bank is registered as a holder too: its staff name it, fund accounts are at it.
+    kind: Literal["key_emitter", "institution", "individual", "settlement_bank"]
     name: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
     code: Annotated[
         str | None,

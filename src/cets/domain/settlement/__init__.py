@@ -1,0 +1,2 @@
+"""Settlement: delivery versus payment of the day's trades, runs, reconciliation (DOMAIN.md,
+"Settlement")."""

@@ -1,0 +1,1 @@
+"""Market simulation for the demo, the benchmarks and scale tests."""
