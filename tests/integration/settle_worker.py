@@ -24,7 +24,9 @@ def main() -> None:
     store = SqlStore.existing(url)
     exchange = Exchange(store, SettableClock(AFTER_CLOSE), POLICY)
     exchange.delivery_chunk = chunk
-    print("resumed", *exchange.resume_deliveries(actor="registry"), flush=True)
+    outcomes = exchange.resume_deliveries(actor="registry")
+    assert all(result.ok for _, result in outcomes), outcomes
+    print("resumed", *(run for run, _ in outcomes), flush=True)
 
 
 if __name__ == "__main__":

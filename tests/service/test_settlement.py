@@ -338,3 +338,28 @@ def test_an_objection_names_a_trade_of_its_own_account_in_the_run(auto: Day) -> 
     assert x.object_to_run("OB1", RUN, account="I1", text="?", actor="i1").code == (
         RejectCode.duplicate_id
     )
+
+
+def test_a_server_starting_after_a_crash_settles_the_run_the_day_end_left_prepared(
+    manual: Day,
+) -> None:
+    """As if the process had stopped between the day's end and its settlement: the next server
+    (auto-confirm on) settles the prepared run on its first poll, and not again after."""
+    restarted = Exchange(manual.store, manual.clock, Policy(fees=FEES))
+    closer = DayCloser(restarted)
+    assert closer.run_once() is None  # no day to close
+    assert manual.status() == RunStatus.delivered and units(manual, "I1") == 100
+    assert restarted.resume_deliveries(actor="exchange") == []
+
+
+def test_a_delivery_the_ledger_refuses_is_answered_not_raised_and_writes_nothing(
+    manual: Day,
+) -> None:
+    confirmed = manual.exchange.confirm_run(RUN, actor="reg", deliver=False)
+    assert confirmed.ok and manual.status() == RunStatus.confirmed
+    manual.tamper("UPDATE holds SET remaining = remaining - 1 WHERE id = 'order:S1'")
+    refused = manual.exchange.deliver_run(RUN, actor="reg")
+    assert (refused.code, refused.field) == (RejectCode.amount_exceeds_hold, "run")
+    assert manual.status() == RunStatus.confirmed and units(manual, "I1") == 0
+    (outcome,) = manual.exchange.resume_deliveries(actor="exchange")
+    assert outcome[0] == RUN and outcome[1].code == RejectCode.amount_exceeds_hold

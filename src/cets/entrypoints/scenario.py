@@ -13,6 +13,10 @@ asks for quotes; `block_counter` (id, account, reply_to, quantity, price) answer
 inquiry; `cancel_inquiry` (id) withdraws an inquiry.
 `auction_open` also takes an optional `window: [start, end]` (two local datetimes, start in,
 end out); without it the auction takes bids in its day's listed sessions.
+Settlement: `end_of_day` closes the day and settles its run; `confirm_run`, `object` and
+`correction` act on runs (fields in `scenario_steps`). The outcome has two more sections:
+`settlement` (each run's kind, status, trades, breaks and objections) and `system` (the system's
+own accounts: fees, clearing, transit, banks, issuance), and each trade shows its fees.
 
 Each step's client id (its idempotency key) is `s<index>`, so running one file twice against the
 same `--db` replays rather than doubles it. The clock starts at 2024-01-01T00:00:00 Asia/Shanghai

@@ -34,6 +34,7 @@ class DayCloser:
         self.exchange = exchange
         self.poll_s = poll_s
         self._stop = threading.Event()
+        self._first = True  # the first poll (at start) also settles runs left prepared
         self._thread: threading.Thread | None = None
 
     def due(self) -> date | None:
@@ -46,9 +47,14 @@ class DayCloser:
         return day if self.exchange.store.venue_open_through(day) else None  # type: ignore[attr-defined]
 
     def run_once(self) -> CommandResult | None:
-        """Finish delivering any confirmed run a crash interrupted; close the due day, if any."""
-        for run in self.exchange.resume_deliveries(actor=EXCHANGE):
-            log.info("finished delivering settlement run %s", run)
+        """Finish delivering any confirmed run a crash interrupted (at start, also settle the
+        runs a crash left prepared); close the due day, if any."""
+        for run, result in self.exchange.resume_deliveries(actor=EXCHANGE, prepared=self._first):
+            if result.ok:
+                log.info("settlement run %s: %s", run, result.message)
+            else:
+                log.error("settlement run %s: %s %s", run, result.code, result.message)
+        self._first = False
         day = self.due()
         if day is None:
             return None

@@ -214,11 +214,14 @@ class SettlementDesk(VenueBase):
                 field="run",
             )
         while True:
-            done, _ = self._write(
-                lambda uow: self._suow(uow).deliver_chunk(
-                    run_id, self.delivery_chunk, to_us(self.clock.now()), actor
+            try:
+                done, _ = self._write(
+                    lambda uow: self._suow(uow).deliver_chunk(
+                        run_id, self.delivery_chunk, to_us(self.clock.now()), actor
+                    )
                 )
-            )
+            except DomainError as refused:  # a leg the ledger refuses: this chunk wrote nothing
+                return CommandResult(refused.code, refused.message, field="run")
             if not done:
                 break
         return self._refusing(lambda uow: self._finish(self._suow(uow), run_id, actor))
@@ -234,15 +237,22 @@ class SettlementDesk(VenueBase):
         seq = uow.journal("settlement_delivered", actor, {"run": run_id, "trades": run.trades}, at)
         return CommandResult(None, RunStatus.delivered, seq=seq)
 
-    def resume_deliveries(self, *, actor: str) -> list[str]:
-        """Finish delivering every confirmed run (after a crash in the middle of one)."""
-        runs = self.store.settlement_runs(status=RunStatus.confirmed)  # type: ignore[attr-defined]
-        resumed = []
-        for run in reversed(runs):  # oldest first
-            result = self.deliver_run(run.id, actor=actor)
-            assert result.ok, f"resuming run {run.id}: {result.code} {result.message}"
-            resumed.append(run.id)
-        return resumed
+    def resume_deliveries(
+        self, *, actor: str, prepared: bool = False
+    ) -> list[tuple[str, CommandResult]]:
+        """Finish delivering every confirmed run (after a crash in the middle of one), oldest
+        first; with `prepared`, also settle (`settle_run`) every daily run still prepared, as
+        the day's end would have if the process had not stopped between the two. Each run's
+        outcome; a refused one stays as it was, for a person to see."""
+        statuses = (RunStatus.prepared, RunStatus.confirmed) if prepared else (RunStatus.confirmed,)
+        done = []
+        for status in statuses:
+            for run in reversed(self.store.settlement_runs(status=status)):  # type: ignore[attr-defined]
+                if status == RunStatus.prepared and run.kind == RunKind.daily:
+                    done.append((run.id, self.settle_run(run.id, actor=actor)))
+                elif status == RunStatus.confirmed:
+                    done.append((run.id, self.deliver_run(run.id, actor=actor)))
+        return done
 
     # -- objections and corrections ----------------------------------------------------------
 
