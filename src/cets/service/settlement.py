@@ -67,8 +67,8 @@ class SettlementUnitOfWork(VenueUnitOfWork, Protocol):
     def insert_correction_legs(self, run_id: str, legs: Sequence[CorrectionLeg]) -> None: ...
     def correction_legs(self, run_id: str) -> list[CorrectionLeg]: ...
     def deliver_chunk(
-        self, run_id: str, limit: int, now_us: int, actor: str
-    ) -> tuple[int, int | None]: ...
+        self, run_id: str, limit: int, now_us: int, actor: str, after: int = 0
+    ) -> tuple[int, int]: ...
     def run_breaks(self, run: Run) -> list[Break]: ...
     def run_parties(self, run_id: str) -> set[str]: ...
     def trade_in_run(self, trade_id: str, run_id: str) -> TradeRow | None: ...
@@ -213,11 +213,12 @@ class SettlementDesk(VenueBase):
                 f"run {run_id} is {run.status}: only a confirmed run is delivered",
                 field="run",
             )
+        after = 0  # the last trade ordinal delivered: each chunk starts after it
         while True:
             try:
-                done, _ = self._write(
-                    lambda uow: self._suow(uow).deliver_chunk(
-                        run_id, self.delivery_chunk, to_us(self.clock.now()), actor
+                done, after = self._write(
+                    lambda uow, start=after: self._suow(uow).deliver_chunk(
+                        run_id, self.delivery_chunk, to_us(self.clock.now()), actor, start
                     )
                 )
             except DomainError as refused:  # a leg the ledger refuses: this chunk wrote nothing
