@@ -52,14 +52,14 @@ from cets.service.auction import AuctionDesk
 from cets.service.block import BlockDesk
 from cets.service.clock import from_us, to_us
 from cets.service.ports import CommandResult, OrderRow, TradeRow
-from cets.service.settlement import SettlementDesk
+from cets.service.settlement_corrections import CorrectionDesk
 from cets.service.venue_base import VenueBase, VenueUnitOfWork, order_status
 
 _PENDING = TransferFlags.PENDING
 _VOID = TransferFlags.VOID_PENDING
 
 
-class Exchange(SettlementDesk, AuctionDesk, BlockDesk, VenueBase):
+class Exchange(CorrectionDesk, AuctionDesk, BlockDesk, VenueBase):
     """Every venue command as a use case; holds the books of every instrument in memory."""
 
     # -- instruments and halts ---------------------------------------------------------------
