@@ -13,12 +13,13 @@ delivered versus payment, prepared, confirmed, then delivered; objections; corre
   trades per transaction. A delivery interrupted (a crash, a kill) resumes where it stopped:
   chunks are all-or-nothing and a settled trade is never picked again, so every trade is
   settled exactly once. `resume_deliveries` (run by `cets serve` at start) finishes confirmed runs.
-- **Objections** (`settlement_corrections`): a party to a run (a buyer or seller of one of its trades) may object until the
-  next trading day opens (`objections_until`); objections are recorded, never acted on silently.
-- **Corrections** (`settlement_corrections`): a new run of kind `correction` with its own legs, naming the delivered run it
-  corrects (and the objection it answers); prepared, then confirmed by a person, which delivers
-  its legs as one linked batch in the same transaction (a correction that cannot be delivered is
-  not confirmed either). The corrected run is never edited.
+- **Objections** (`settlement_corrections`): a party to a run (a buyer or seller of one of its
+  trades) may object until the next trading day opens (`objections_until`); objections are
+  recorded, never acted on silently.
+- **Corrections** (`settlement_corrections`): a new run of kind `correction` with its own legs,
+  naming the delivered run it corrects (and the objection it answers); prepared, then confirmed
+  by a person, which delivers its legs as one linked batch in the same transaction (a correction
+  that cannot be delivered is not confirmed either). The corrected run is never edited.
 """
 
 from __future__ import annotations
