@@ -123,28 +123,14 @@ class CorrectionDesk(SettlementDesk):
                 raise taken
             target = self._the_run(uow, corrects, field="corrects")
             if reverse is not None:
-                trade = uow.trade_in_run(reverse, corrects)
-                if trade is None:
-                    raise DomainError(
-                        RejectCode.unknown_reference,
-                        f"no trade {reverse!r} in run {corrects}",
-                        field="reverse",
-                    )
-                legs = reversal_legs(trade)
+                legs = _reversal(uow, reverse, corrects)
             if known is not None:  # the same correction again answers as it stands
                 same = (known.corrects, known.reason) == (corrects, reason)
                 if same and uow.correction_legs(run_id) == list(legs):
                     return CommandResult(None, known.status, replayed=True)
                 raise taken
             if reverse is not None:
-                earlier = uow.trade_corrections(reverse)
-                if earlier:
-                    raise DomainError(
-                        RejectCode.duplicate_id,
-                        f"trade {reverse} is corrected by run {', '.join(earlier)} already: "
-                        "correct what is left with explicit legs",
-                        field="reverse",
-                    )
+                _not_corrected_yet(uow, reverse)
             if target.status != RunStatus.delivered:
                 raise DomainError(
                     RejectCode.run_state_does_not_allow,
@@ -155,14 +141,7 @@ class CorrectionDesk(SettlementDesk):
                 raise DomainError(RejectCode.invalid_field, "say why", field="reason")
             self._check_legs(uow, legs)
             if objection is not None:
-                found = uow.objection(objection)
-                if found is None or found.run != corrects:
-                    raise DomainError(
-                        RejectCode.unknown_reference,
-                        f"no objection {objection!r} to run {corrects}",
-                        field="objection",
-                    )
-                uow.resolve_objection(objection, run_id)
+                _answer(uow, objection, corrects, run_id)
             at = to_us(self.clock.now())
             day = self.calendar.trading_day_of(to_local(self.clock.now()))
             uow.insert_run(
@@ -219,6 +198,40 @@ class CorrectionDesk(SettlementDesk):
                 raise DomainError(
                     RejectCode.amount_must_be_positive, f"{where}: amount {leg.amount}", field=where
                 )
+
+
+def _reversal(uow: SettlementUnitOfWork, trade_id: str, run_id: str) -> tuple[CorrectionLeg, ...]:
+    """The legs that undo trade `trade_id` of run `run_id`."""
+    trade = uow.trade_in_run(trade_id, run_id)
+    if trade is None:
+        raise DomainError(
+            RejectCode.unknown_reference, f"no trade {trade_id!r} in run {run_id}", field="reverse"
+        )
+    return reversal_legs(trade)
+
+
+def _not_corrected_yet(uow: SettlementUnitOfWork, trade_id: str) -> None:
+    """A trade is reversed once: after any correction of it, what is left takes explicit legs."""
+    earlier = uow.trade_corrections(trade_id)
+    if earlier:
+        raise DomainError(
+            RejectCode.duplicate_id,
+            f"trade {trade_id} is corrected by run {', '.join(earlier)} already: "
+            "correct what is left with explicit legs",
+            field="reverse",
+        )
+
+
+def _answer(uow: SettlementUnitOfWork, objection: str, run_id: str, correction: str) -> None:
+    """Mark objection `objection` to run `run_id` answered by run `correction`."""
+    found = uow.objection(objection)
+    if found is None or found.run != run_id:
+        raise DomainError(
+            RejectCode.unknown_reference,
+            f"no objection {objection!r} to run {run_id}",
+            field="objection",
+        )
+    uow.resolve_objection(objection, correction)
 
 
 def reversal_legs(trade: TradeRow) -> tuple[CorrectionLeg, ...]:

@@ -25,7 +25,13 @@ from cets.adapters.sql.venue import trades
 from cets.domain.journal import chain_hash
 from cets.domain.ledger.model import Account, Hold, Purpose, default_flags
 from cets.domain.registry.holders import EXCHANGE
-from cets.domain.settlement.dvp import SettleAccounts, TradeToSettle, apply_legs, dvp_legs
+from cets.domain.settlement.dvp import (
+    LegRow,
+    SettleAccounts,
+    TradeToSettle,
+    apply_legs,
+    dvp_legs,
+)
 from cets.domain.settlement.reconcile import Break
 from cets.domain.settlement.runs import CorrectionLeg, Objection, Run
 from cets.domain.units import CASH
@@ -197,6 +203,45 @@ class SettlementRows:
 
     # -- delivery ----------------------------------------------------------------------------
 
+    def _chunk_legs(
+        self, chunk: Sequence[Any], holds: dict[str, Hold], now_us: int
+    ) -> list[LegRow]:
+        """Every leg of the chunk's trades, in order; the buyers' holding accounts (and the
+        exchange's clearing and fee accounts) opened if they are not yet."""
+        keys = {AccountKey(r[5], Purpose.holding, r[2]) for r in chunk}
+        keys |= {
+            AccountKey(EXCHANGE, Purpose.clearing, CASH),
+            AccountKey(EXCHANGE, Purpose.fees, CASH),
+        }
+        opened = self.open_accounts(
+            [
+                AccountSpec(k, default_flags(k.purpose))
+                for k in sorted(keys, key=lambda k: (k.holder, k.purpose, k.asset))
+            ],
+            actor="registry",
+            now_us=now_us,
+        )
+        system = SettleAccounts(
+            opened[AccountKey(EXCHANGE, Purpose.clearing, CASH)].id,
+            opened[AccountKey(EXCHANGE, Purpose.fees, CASH)].id,
+        )
+        units_of = {(k.holder, k.asset): a.id for k, a in opened.items() if k.purpose == "holding"}
+        legs: list[LegRow] = []
+        for _o, tid, instrument, buy, sell, buyer, price, qty, buyer_fee, seller_fee in chunk:
+            trade = TradeToSettle(
+                tid,
+                instrument,
+                f"order:{buy}",
+                f"order:{sell}",
+                units_of[buyer, instrument],
+                qty,
+                price * qty,
+                buyer_fee,
+                seller_fee,
+            )
+            legs.extend(dvp_legs(trade, holds, system, now_us))
+        return legs
+
     def deliver_chunk(
         self, run_id: str, limit: int, now_us: int, actor: str, after: int = 0
     ) -> tuple[int, int]:
@@ -221,39 +266,8 @@ class SettlementRows:
                 lock=lock,
             )
         }
-        keys = {AccountKey(r[5], Purpose.holding, r[2]) for r in chunk}
-        keys |= {
-            AccountKey(EXCHANGE, Purpose.clearing, CASH),
-            AccountKey(EXCHANGE, Purpose.fees, CASH),
-        }
-        opened = self.open_accounts(
-            [
-                AccountSpec(k, default_flags(k.purpose))
-                for k in sorted(keys, key=lambda k: (k.holder, k.purpose, k.asset))
-            ],
-            actor="registry",
-            now_us=now_us,
-        )
-        head = self._lock_head()  # opening accounts may have journaled
-        system = SettleAccounts(
-            opened[AccountKey(EXCHANGE, Purpose.clearing, CASH)].id,
-            opened[AccountKey(EXCHANGE, Purpose.fees, CASH)].id,
-        )
-        units_of = {(k.holder, k.asset): a.id for k, a in opened.items() if k.purpose == "holding"}
-        legs = []
-        for _o, tid, instrument, buy, sell, buyer, price, qty, buyer_fee, seller_fee in chunk:
-            trade = TradeToSettle(
-                tid,
-                instrument,
-                f"order:{buy}",
-                f"order:{sell}",
-                units_of[buyer, instrument],
-                qty,
-                price * qty,
-                buyer_fee,
-                seller_fee,
-            )
-            legs.extend(dvp_legs(trade, holds, system, now_us))
+        legs = self._chunk_legs(chunk, holds, now_us)
+        head = self._lock_head()  # opening the buyers' accounts may have journaled
         ids = sorted({leg[1] for leg in legs} | {leg[2] for leg in legs})
         accounts: dict[int, Account] = {}
         last: dict[int, int | None] = {}
@@ -261,17 +275,8 @@ class SettlementRows:
             accounts[row[0]] = Account(*row[:9])
             last[row[0]] = row[9]
         touched_accounts, touched_holds = apply_legs(legs, accounts, holds)
-        seq, ordinal = head.seq + 1, head.transfers
-        rows: list[Row] = []
-        lines = []
-        for leg_id, debit, credit, asset, amount, code, flags, pending, ref, ts in legs:
-            ordinal += 1
-            rows.append((leg_id, debit, credit, asset, amount, code, flags, pending, ref, ts,
-                         seq, ordinal, last[debit], last[credit]))  # fmt: skip
-            # `transfer_line`, written out: a million calls of it are a tenth of a run
-            lines.append(f"{leg_id}\x1f{debit}\x1f{credit}\x1f{asset}\x1f{amount}\x1f{code}"
-                         f"\x1f{flags}\x1f{pending or ''}\x1f{ref}\x1f{ts}")  # fmt: skip
-            last[debit] = last[credit] = ordinal
+        seq = head.seq + 1
+        rows, lines, ordinal = _numbered(legs, seq, head.transfers, last)
         body = canonical_json(
             {"run": run_id, "trades": len(chunk), "first": chunk[0][1], "last": chunk[-1][1]}
         )
@@ -289,6 +294,25 @@ class SettlementRows:
         marks = {"seq": seq, "run": run_id, "after": after, "last": chunk[-1][0]}
         self.conn.execute(_MARK, marks)
         return len(chunk), chunk[-1][0]
+
+
+def _numbered(
+    legs: list[LegRow], seq: int, ordinal: int, last: dict[int, int | None]
+) -> tuple[list[Row], list[str], int]:
+    """The legs as transfer rows of journal entry `seq`, numbered after `ordinal`, each linked to
+    the previous transfer of its two accounts (`last`, moved along); their hash lines; the last
+    ordinal."""
+    rows: list[Row] = []
+    lines = []
+    for leg_id, debit, credit, asset, amount, code, flags, pending, ref, ts in legs:
+        ordinal += 1
+        rows.append((leg_id, debit, credit, asset, amount, code, flags, pending, ref, ts,
+                     seq, ordinal, last[debit], last[credit]))  # fmt: skip
+        # `transfer_line`, written out: a million calls of it are a tenth of a run
+        lines.append(f"{leg_id}\x1f{debit}\x1f{credit}\x1f{asset}\x1f{amount}\x1f{code}"
+                     f"\x1f{flags}\x1f{pending or ''}\x1f{ref}\x1f{ts}")  # fmt: skip
+        last[debit] = last[credit] = ordinal
+    return rows, lines, ordinal
 
 
 def _run_values(run: Run) -> dict[str, Any]:
