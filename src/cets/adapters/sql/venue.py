@@ -16,7 +16,6 @@ from cets.adapters.sql import tables as t
 from cets.adapters.sql.bars import DailyBar, write_bars
 from cets.adapters.sql.block_rows import BlockRows
 from cets.adapters.sql.prepared import Prepared, as_date
-from cets.domain.ledger.model import Hold
 from cets.domain.marketdata.klines import DailyStats
 from cets.service.ports import OrderRow, TradeRow
 
@@ -307,25 +306,6 @@ class VenueRows(BlockRows):
 
     def unsettled_trades(self) -> list[TradeRow]:
         return trades(self.conn, unsettled=True)
-
-    def mark_settled(self, settled: Sequence[tuple[int, int]]) -> None:
-        """Each (trade ordinal, journal seq of the entry that settled it), in one statement."""
-        if settled:
-            self.conn.execute(
-                update(t.trades)
-                .where(t.trades.c.ordinal == bindparam("trade"))
-                .values(settled_seq=bindparam("seq")),
-                [{"trade": ordinal, "seq": seq} for ordinal, seq in settled],
-            )
-
-    def open_order_holds(self) -> list[Hold]:
-        """Order holds with something still held, in id order."""
-        rows = self.conn.execute(
-            select(*t.HOLD_FIELDS)
-            .where(t.holds.c.code == "order", t.holds.c.remaining > 0)
-            .order_by(t.holds.c.id)
-        )
-        return [Hold(*r) for r in rows]
 
     def write_daily_bar(self, instrument: str, day: date, stats: DailyStats) -> None:
         write_bars(
