@@ -181,7 +181,7 @@ steps:
   - at: "2024-03-04T09:00:00"
   - issue: {asset: CEA-2023, quantity: 1000}
 """
-EMISSIONS = "  - emissions: {account: E1, year: 2023, tonnes: 1000}"
+EMISSIONS = "  - emissions: {account: E1, year: 2023, tonnes: -5}"
 AUCTION_WINDOW = (
     "  - auction_open: {id: A1, seller: authority, instrument: CEA-2023, quantity: 1000, "
     'reserve_price: "50.00", pricing: uniform, window: ["2024-03-04T10:00:00"]}'
@@ -217,7 +217,7 @@ INVALID = [
         "  - deposit: {account: E1, amount: 60.50}",
         "step 2: amount 60.5: a float cannot hold an amount exactly",
     ),
-    ("not yet supported step", EMISSIONS, "step 2: 'emissions' is not supported yet"),
+    ("negative emissions", EMISSIONS, "step 2: tonnes -5: negative, was expected >= 0"),
     (
         "auction window of one datetime",
         AUCTION_WINDOW,

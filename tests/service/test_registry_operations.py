@@ -19,6 +19,7 @@ from cets.domain.registry.access import Person, Role
 from cets.domain.registry.holders import Holder, HolderState
 from cets.domain.units import CASH, CCER
 from cets.service.clock import SHANGHAI, SettableClock
+from cets.service.compliance import Compliance
 from cets.service.operations import Gate
 from cets.service.ports import CommandResult
 from cets.service.registry import Registry
@@ -75,7 +76,9 @@ def world(sqlite_url: str) -> Iterator[World]:
         assert registry.open_holder(holder, actor="setup").ok
     assert registry.issue("seed-issue", CEA, 2000).ok
     assert registry.allocate("seed-allocate", "E1", CEA, 1000).ok
-    built = World(store, clock, registry, Gate(registry, Policy(four_eyes=True)))
+    policy = Policy(four_eyes=True)
+    compliance = Compliance(store, clock, policy)
+    built = World(store, clock, registry, Gate(registry, policy, compliance=compliance))
     try:
         yield built
         report = store.audit()
@@ -168,10 +171,11 @@ def test_forced_surrender_cannot_take_frozen_or_pledged_units(world: World) -> N
     assert world.registry.pledge("p1", "E1", "E2", CEA, 300, "P1").ok
 
     refused(
-        world.registry.forced_surrender("fs1", "E1", CEA, 101, 2024), RejectCode.units_encumbered
+        world.gate.compliance.forced_surrender("fs1", "E1", CEA, 101, 2024),
+        RejectCode.units_encumbered,
     )
     assert world.units("E1") == (1000, 100)
-    assert world.registry.forced_surrender("fs2", "E1", CEA, 100, 2024).ok
+    assert world.gate.compliance.forced_surrender("fs2", "E1", CEA, 100, 2024).ok
     assert world.units("E1") == (900, 0)
     assert world.hold_remaining("freeze:F1") == 600
     assert world.hold_remaining("pledge:P1") == 300
@@ -183,18 +187,21 @@ def test_a_restricted_or_frozen_holder_is_still_subject_to_forced_surrender(worl
         world.registry.transfer("t1", "E1", "E2", CEA, 10, actor="e1op"),
         RejectCode.account_restricted,
     )
-    assert world.registry.forced_surrender("fs1", "E1", CEA, 100, 2024).ok
+    assert world.gate.compliance.forced_surrender("fs1", "E1", CEA, 100, 2024).ok
     assert world.registry.freeze_account("s2", "E1").ok
-    assert world.registry.forced_surrender("fs2", "E1", CEA, 100, 2024).ok
+    assert world.gate.compliance.forced_surrender("fs2", "E1", CEA, 100, 2024).ok
     assert world.units("E1") == (800, 800)
 
 
 def test_forced_surrender_of_a_closed_holder_is_refused(world: World) -> None:
     refused(
-        world.registry.forced_surrender("fs1", "I1", CEA, 1, 2024), RejectCode.insufficient_units
+        world.gate.compliance.forced_surrender("fs1", "I1", CEA, 1, 2024),
+        RejectCode.insufficient_units,
     )
     assert world.registry.close_account("c1", "I1").ok
-    refused(world.registry.forced_surrender("fs2", "I1", CEA, 1, 2024), RejectCode.account_closed)
+    refused(
+        world.gate.compliance.forced_surrender("fs2", "I1", CEA, 1, 2024), RejectCode.account_closed
+    )
 
 
 # -- succession ---------------------------------------------------------------------------

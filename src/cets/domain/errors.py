@@ -61,6 +61,18 @@ class RejectCode(StrEnum):
     run_has_breaks = "run_has_breaks"  # confirming without accepting the listed breaks
     objection_window_closed = "objection_window_closed"  # the next trading day has opened
     not_a_party_to_run = "not_a_party_to_run"  # objecting to a run the account has no trade in
+    # Compliance (service/compliance.py): periods, allocation plans, surrender, status.
+    period_overlaps = "period_overlaps"  # a new period sharing a year with an opened one
+    period_closed = "period_closed"  # its status was recorded after the deadline
+    deadline_not_passed = "deadline_not_passed"  # closing before the surrender deadline
+    allocation_already_made = "allocation_already_made"  # a year's pre- or final allocation
+    no_allocation_plan = "no_allocation_plan"  # allocating a year that has no plan lines
+    verified_output_missing = "verified_output_missing"  # final allocation before the output
+    emissions_not_entered = "emissions_not_entered"  # what a cap or a gap is a share of
+    vintage_not_eligible = "vintage_not_eligible"  # CEA of a later vintage (no borrowing)
+    offset_not_pending = "offset_not_pending"  # confirming an offset used, rejected or lapsed
+    relief_not_available = "relief_not_available"  # relief off, or the gap below its threshold
+    borrowing_limit_exceeded = "borrowing_limit_exceeded"  # more than the relief's share
     # Trading gates, in the order the exchange checks them (DOMAIN.md, "Trading").
     instrument_halted = "instrument_halted"
     auction_not_open = "auction_not_open"  # closed, or its units withdrawn or expired

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from typing import Any
 
+from cets.domain.compliance.rules import PeriodRules
+
 
 class PolicyError(ValueError):
     """A configuration value that cannot be used; names the key and the rule."""
@@ -76,6 +78,14 @@ class Policy:
     offset_cap_pct: int = 5
     relief_gap_pct: int = 10
     relief_borrow_pct: int = 50
+    relief: bool = True  # the relief rule (borrowing from the next vintage) on or off
+    banking: bool = True  # CEA of earlier vintages may be surrendered
+    penalty_multiple: int = 5  # times the shortfall's value (Interim Regulation, art. 24: 5-10)
+    penalty_reference_price_fen: int = 0  # the price when no CEA traded before the deadline
+    shortfall_deduction: bool = True  # a shortfall comes off the next allocation
+    # A year's surrender deadline: this month-day in the following year (China's national
+    # market: 2023's obligations were due by 31 December 2024).
+    compliance_deadline: str = "12-31"
     # Four-eyes approval (DOMAIN.md, "Institutions and users")
     four_eyes: bool = False
     four_eyes_ops: tuple[str, ...] = FOUR_EYES_OPS
@@ -85,6 +95,21 @@ class Policy:
     # reconciliation shows no break (and four-eyes does not ask for a person); false: the
     # registry operator confirms every run.
     settlement_auto_confirm: bool = True
+
+    def period_rules(self) -> PeriodRules:
+        """The rules a compliance period starts from (each period may switch them)."""
+        return PeriodRules(
+            pre_allocation_pct=self.pre_allocation_pct,
+            gap_cap_pct=self.gap_cap_pct,
+            offset_cap_pct=self.offset_cap_pct,
+            relief=self.relief,
+            relief_gap_pct=self.relief_gap_pct,
+            relief_borrow_pct=self.relief_borrow_pct,
+            banking=self.banking,
+            penalty_multiple=self.penalty_multiple,
+            penalty_reference_price_fen=self.penalty_reference_price_fen,
+            shortfall_deduction=self.shortfall_deduction,
+        )
 
     def needs_approval(self, kind: str, params: dict[str, Any]) -> bool:
         """Whether an operation must wait for a second person (four-eyes)."""
@@ -105,6 +130,8 @@ class Policy:
             "four_eyes_ops",
             "holidays",
             "settlement_auto_confirm",
+            "compliance_deadline",
+            *_FLAGS,
         }
         for key, value in config.items():
             if key == "fees_bps":
@@ -121,7 +148,9 @@ class Policy:
                 changes["position_limit"] = _position_limit(value)
             elif key == "gap_cap_pct":
                 changes[key] = None if value in (False, "off") else _int(key, value)
-            elif key in ("four_eyes", "settlement_auto_confirm"):
+            elif key == "compliance_deadline":
+                changes[key] = _month_day(key, value)
+            elif key in ("four_eyes", "settlement_auto_confirm", *_FLAGS):
                 if not isinstance(value, bool):
                     raise PolicyError(key, f"{value!r}, was expected true or false")
                 changes[key] = value
@@ -136,6 +165,19 @@ class Policy:
             else:
                 raise PolicyError(str(key), "unknown key")
         return replace(self, **changes)
+
+
+_FLAGS = ("relief", "banking", "shortfall_deduction")
+
+
+def _month_day(key: str, value: Any) -> str:
+    """A month-day like "12-31" (a real day of a leap year)."""
+    try:
+        month, day = (int(part) for part in str(value).split("-"))
+        date(2024, month, day)
+    except ValueError:
+        raise PolicyError(key, f"{value!r}, was expected a month-day like 12-31") from None
+    return f"{month:02d}-{day:02d}"
 
 
 def _int(key: str, value: Any) -> int:

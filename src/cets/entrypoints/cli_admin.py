@@ -31,6 +31,7 @@ from cets.domain.trading.calendar import TradingCalendar
 from cets.domain.units import format_fen
 from cets.entrypoints import scenario as scenarios
 from cets.service.clock import SystemClock, from_us
+from cets.service.compliance import Compliance
 from cets.service.exchange import Exchange
 from cets.service.operations import OPERATIONS, Gate
 from cets.service.people import People
@@ -79,7 +80,10 @@ class Session:
         self.registry = Registry(self.store, self.clock, calendar=self.calendar)
         # The venue's operations (confirming a settlement run) pass the same gate.
         self.gate = Gate(
-            self.registry, self.policy, venue=Exchange(self.store, self.clock, self.policy)
+            self.registry,
+            self.policy,
+            venue=Exchange(self.store, self.clock, self.policy),
+            compliance=Compliance(self.store, self.clock, self.policy),
         )
         self.people = People(self.store, self.clock)
         person = self.store.person(actor)

@@ -3,8 +3,7 @@
 A file is validated whole before anything runs: an unknown step, a missing or unknown field, a bad
 number is a `ScenarioError` naming the step index and the field (exit 2). Steps then run in order
 through the same service handlers as the API and CLI; a refused step is an outcome, not an error.
-Step types that a later issue brings are valid names but exit 2 with "not supported yet". Beyond
-SCENARIOS.md's table, the registry operations `enforce` (ref, quantity?), `forced_surrender`
+Beyond SCENARIOS.md's table, the registry operations `enforce` (ref, quantity?), `forced_surrender`
 (account, asset, quantity, year), `succeed` (account, to), `freeze_account`, `unfreeze_account`
 and `begin_closure` (account) are steps too.
 Block negotiation (see `cets.service.block`): `block_quote` takes an optional `to` (the one
@@ -17,6 +16,9 @@ Settlement: `end_of_day` closes the day and settles its run; `confirm_run`, `obj
 `correction` act on runs (fields in `scenario_steps`). The outcome has two more sections:
 `settlement` (each run's kind, status, trades, breaks and objections) and `system` (the system's
 own accounts: fees, clearing, transit, banks, issuance), and each trade shows its fees.
+
+Compliance: `emissions`, `surrender` and `compliance_close`, and the allocation plan, period,
+borrowing and offset steps of `scenario_compliance`, which also makes the outcome's `compliance`.
 
 Each step's client id (its idempotency key) is `s<index>`, so running one file twice against the
 same `--db` replays rather than doubles it. The clock starts at 2024-01-01T00:00:00 Asia/Shanghai
@@ -39,17 +41,23 @@ from cets.domain.registry.access import Person, Role
 from cets.domain.registry.holders import Holder
 from cets.domain.trading.calendar import TradingCalendar
 from cets.domain.units import (
+    CCER,
     AmountError,
     AssetError,
     parse_asset,
     parse_fen,
     parse_tonnes,
 )
+from cets.entrypoints import scenario_compliance
+from cets.entrypoints.scenario_compliance import STEPS as COMPLIANCE_STEPS
+from cets.entrypoints.scenario_compliance import StepError
 from cets.entrypoints.scenario_outcome import outcome
 from cets.entrypoints.scenario_steps import VENUE, LegError, parse_legs
 from cets.service.clock import SHANGHAI, SettableClock
+from cets.service.compliance import Compliance
 from cets.service.exchange import Exchange
 from cets.service.operations import Gate
+from cets.service.ports import CommandResult
 from cets.service.registry import Registry
 
 START = datetime(2024, 1, 1, tzinfo=SHANGHAI)
@@ -96,9 +104,6 @@ STEP_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         ("halt", "instrument", ""),
         ("resume", "instrument", ""),
         ("end_of_day", "", ""),
-        ("emissions", "account year tonnes", ""),
-        ("surrender", "account year asset quantity", ""),
-        ("compliance_close", "year", ""),
         ("approve", "step", ""),
         # Settlement runs (see `scenario_steps`).
         ("confirm_run", "run", "accept_breaks"),
@@ -111,52 +116,10 @@ STEP_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         ("freeze_account", "account", ""),
         ("unfreeze_account", "account", ""),
         ("begin_closure", "account", ""),
+        # Compliance (see `scenario_compliance`).
+        *((name, req, opt) for name, (req, opt) in COMPLIANCE_STEPS.items()),
     ]
 }
-SUPPORTED = frozenset(
-    {
-        "at",
-        "issue",
-        "allocate",
-        "true_up",
-        "transfer",
-        "freeze",
-        "unfreeze",
-        "deduct",
-        "pledge",
-        "release",
-        "cancel",
-        "restrict",
-        "unrestrict",
-        "close_account",
-        "deposit",
-        "withdraw",
-        "approve",
-        "enforce",
-        "forced_surrender",
-        "succeed",
-        "freeze_account",
-        "unfreeze_account",
-        "begin_closure",
-        "order",
-        "pick",
-        "cancel_order",
-        "halt",
-        "resume",
-        "end_of_day",
-        "block_quote",
-        "block_accept",
-        "block_inquiry",
-        "block_counter",
-        "cancel_inquiry",
-        "auction_open",
-        "bid",
-        "auction_close",
-        "confirm_run",
-        "object",
-        "correction",
-    }
-)
 TOP_LEVEL = frozenset(
     {"name", "description", "config", "instruments", "accounts", "steps", "expect"}
 )
@@ -277,8 +240,6 @@ def _step(index: int, raw: Any) -> Step:
         args = {}
     required, optional = STEP_FIELDS[kind]
     _fields(where, args, required, optional)
-    if kind not in SUPPORTED:
-        raise ScenarioError(f"step {index}: '{kind}' is not supported yet")
     if kind == "approve":
         target = args["step"]
         if isinstance(target, bool) or not isinstance(target, int) or not 0 <= target < index:
@@ -286,10 +247,37 @@ def _step(index: int, raw: Any) -> Step:
                 f"{where}: field 'step' {target!r}, was expected the index of an earlier step"
             )
         return Step(index, kind, {"step": target})
+    if kind in COMPLIANCE_STEPS:
+        return Step(index, kind, _compliance_args(index, kind, args, where))
     try:
         return Step(index, kind, _typed(kind, args, where))
     except (AmountError, AssetError) as exc:
         raise ScenarioError(f"{where}: {exc}") from exc
+
+
+# Compliance fields typed by `scenario_compliance`, not by `_typed`.
+_COMPLIANCE_FIELDS = frozenset(
+    {"tonnes", "year", "first_year", "last_year", "output", "pending", "cumulative"}
+    | {"deadline", "rules", "lines", "step"}
+)
+
+
+def _compliance_args(index: int, kind: str, args: dict[str, Any], where: str) -> dict[str, Any]:
+    step = args.get("step")
+    if "step" in args and (
+        isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < index
+    ):
+        raise ScenarioError(
+            f"{where}: field 'step' {step!r}, was expected the index of an earlier step"
+        )
+    try:
+        out = scenario_compliance.typed(kind, args)
+        out.update(
+            _typed(kind, {k: v for k, v in args.items() if k not in _COMPLIANCE_FIELDS}, where)
+        )
+    except (AmountError, AssetError, StepError) as exc:
+        raise ScenarioError(f"{where}: {exc}") from exc
+    return out
 
 
 def typed_params(kind: str, args: dict[str, Any], where: str) -> dict[str, Any]:
@@ -388,13 +376,16 @@ def _run_on(scenario: Scenario, store: SqlStore) -> dict[str, Any]:
         # The runner acts as whichever role a step needs (SCENARIOS.md): roles are not checked,
         # four-eyes is when the file's config turns it on.
         exchange = Exchange(store, clock, scenario.policy)
-        gate = Gate(registry, scenario.policy, check_roles=False, venue=exchange)
+        compliance = Compliance(store, clock, scenario.policy)
+        gate = Gate(
+            registry, scenario.policy, check_roles=False, venue=exchange, compliance=compliance
+        )
         for symbol, prev_close in scenario.instruments.items():
             listed = exchange.list_instrument(symbol, prev_close, actor=ACTOR)
             if not listed.ok:
                 raise ScenarioError(f"instruments: {symbol!r}: {listed.code}: {listed.message}")
         steps = [_execute(step, gate, exchange, clock) for step in scenario.steps]
-        return outcome(store, steps)
+        return outcome(store, steps, scenario_compliance.section(compliance))
     finally:
         store.close()
 
@@ -409,6 +400,8 @@ def _execute(step: Step, gate: Gate, exchange: Exchange, clock: SettableClock) -
         result = gate.submit(RUNNER, "confirm_settlement", f"s{step.index}", step.args)
     elif step.kind in VENUE:
         result = VENUE[step.kind](exchange, step.args)
+    elif step.kind in COMPLIANCE_STEPS:
+        result = _compliance_step(step, gate)
     else:
         result = gate.submit(RUNNER, step.kind, f"s{step.index}", step.args)
     entry: dict[str, Any] = {"index": step.index, "ok": result.ok}
@@ -417,6 +410,17 @@ def _execute(step: Step, gate: Gate, exchange: Exchange, clock: SettableClock) -
         entry["code"] = result.code.value
         entry["message"] = result.message
     return entry
+
+
+def _compliance_step(step: Step, gate: Gate) -> CommandResult:
+    kind = scenario_compliance.OPERATION.get(step.kind, step.kind)
+    args = {k: v for k, v in step.args.items() if k != "pending"}
+    result = gate.submit(RUNNER, kind, f"s{step.index}", args)
+    used_now = not step.args.get("pending", False)  # the runner is the authority too: use it
+    if result.ok and step.kind == "surrender" and args["asset"] == CCER and used_now:
+        offset = {"offset": f"s{step.index}"}
+        result = gate.submit(RUNNER, "use_offset", f"s{step.index}/use", offset)
+    return result
 
 
 # -- checking ----------------------------------------------------------------------------------

@@ -96,8 +96,11 @@ def _system(accounts: list[Account]) -> dict[str, Any]:
     return out
 
 
-def outcome(store: SqlStore, steps: list[dict[str, Any]]) -> dict[str, Any]:
-    """The outcome object of SCENARIOS.md; sections later issues fill are empty for now."""
+def outcome(
+    store: SqlStore, steps: list[dict[str, Any]], compliance: dict[str, Any]
+) -> dict[str, Any]:
+    """The outcome object of SCENARIOS.md (`compliance`: see `scenario_compliance.section`);
+    sections later issues fill are empty for now."""
     accounts = store.all_accounts()
     units, funds = positions(store.holders(), accounts, store.open_holds())
     report = store.audit()
@@ -116,6 +119,7 @@ def outcome(store: SqlStore, steps: list[dict[str, Any]]) -> dict[str, Any]:
                     "frozen": p.frozen,
                     "pledged": p.pledged,
                     "in_orders": p.in_orders,
+                    "pending_offset": p.pending_offset,
                 }
                 for asset, p in assets.items()
             }
@@ -132,7 +136,7 @@ def outcome(store: SqlStore, steps: list[dict[str, Any]]) -> dict[str, Any]:
         "market": _market(store),
         "settlement": _settlement(store),
         "system": _system(accounts),
-        "compliance": {},
+        "compliance": compliance,
         "alerts": [],
         "audit": {"ok": report.ok, "violations": violations},
     }

@@ -17,8 +17,12 @@ and records it, so an approval is never lost or run twice.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
+from cets.domain.compliance.allocation import PlanLine
+from cets.domain.compliance.records import EmissionEntry
 from cets.domain.errors import DomainError, RejectCode
 from cets.domain.policy import Policy
 from cets.domain.registry.access import Person, authorize
@@ -48,9 +52,6 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "release": lambda r, i, p, a: r.release(i, p["ref"], actor=a),
     "enforce": lambda r, i, p, a: r.enforce(i, p["ref"], p.get("quantity"), actor=a),
-    "forced_surrender": lambda r, i, p, a: r.forced_surrender(
-        i, p["account"], p["asset"], p["quantity"], p["year"], actor=a
-    ),
     "succeed": lambda r, i, p, a: r.succeed(i, p["account"], p["to"], actor=a),
     "restrict": lambda r, i, p, a: r.restrict(i, p["account"], actor=a),
     "unrestrict": lambda r, i, p, a: r.unrestrict(i, p["account"], actor=a),
@@ -73,6 +74,79 @@ VENUE_OPERATIONS: dict[str, VenueOperation] = {
 }
 
 
+# Compliance operations (`cets.service.compliance.Compliance`), gated the same way.
+ComplianceOperation = Callable[[Any, str, Params, str], CommandResult]
+COMPLIANCE_OPERATIONS: dict[str, ComplianceOperation] = {
+    "open_period": lambda c, i, p, a: c.open_period(
+        i,
+        p["first_year"],
+        p.get("last_year"),
+        deadline=_day(p.get("deadline")),
+        cumulative=p.get("cumulative", False),
+        rules=p.get("rules"),
+        actor=a,
+    ),
+    "operation_years": lambda c, i, p, a: c.set_operation_years(
+        i, p["account"], p.get("first_year"), p.get("last_year"), actor=a
+    ),
+    "emissions": lambda c, i, p, a: c.enter_emissions(i, [_entry(p)], actor=a),
+    "import_emissions": lambda c, i, p, a: c.enter_emissions(
+        i, [_entry(e) for e in p["entries"]], actor=a
+    ),
+    "forced_surrender": lambda c, i, p, a: c.forced_surrender(
+        i, p["account"], p["asset"], p["quantity"], p["year"], actor=a
+    ),
+    "surrender": lambda c, i, p, a: c.surrender(
+        i, p["account"], p["year"], p["asset"], p["quantity"], actor=a
+    ),
+    "use_offset": lambda c, i, p, a: c.decide_offset(i, p["offset"], use=True, actor=a),
+    "reject_offset": lambda c, i, p, a: c.decide_offset(
+        i, p["offset"], use=False, reason=p.get("reason"), actor=a
+    ),
+    "borrow": lambda c, i, p, a: c.borrow(i, p["account"], p["year"], p["quantity"], actor=a),
+    "compliance_close": lambda c, i, p, a: c.close(i, p["year"], actor=a),
+    "allocation_plan": lambda c, i, p, a: c.import_plan(
+        i, [_plan_line(x) for x in p["lines"]], actor=a
+    ),
+    "verified_output": lambda c, i, p, a: c.record_output(
+        i, p["year"], p["account"], p["line"], p["output"], actor=a
+    ),
+    "pre_allocate": lambda c, i, p, a: c.pre_allocate(i, p["year"], actor=a),
+    "final_allocate": lambda c, i, p, a: c.final_allocate(i, p["year"], actor=a),
+}
+
+
+# Parameters arrive as values (API, CLI, scenario) or, when a parked four-eyes request is
+# approved, as the JSON they were stored as: dates and decimals as text, dataclasses as mappings.
+
+
+def _entry(p: Params | EmissionEntry) -> EmissionEntry:
+    """An emissions entry from its parameters: `tonnes` None (or `excluded: true`) excludes the
+    year."""
+    if isinstance(p, EmissionEntry):
+        return p
+    tonnes = None if p.get("excluded") else p.get("tonnes")
+    return EmissionEntry(p["account"], p["year"], tonnes, p.get("reason"))
+
+
+def _day(value: date | str | None) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _plan_line(value: PlanLine | Params) -> PlanLine:
+    if isinstance(value, PlanLine):
+        return value
+    return PlanLine(
+        value["year"],
+        value["holder"],
+        value["line"],
+        Decimal(value["benchmark"]),
+        tuple(Decimal(f) for f in value["factors"]),
+        value["previous_output"],
+        value.get("verified_output"),
+    )
+
+
 class Gate:
     """Authorisation, four-eyes and dispatch in front of the registry.
 
@@ -81,14 +155,32 @@ class Gate:
     """
 
     def __init__(
-        self, registry: Registry, policy: Policy, *, check_roles: bool = True, venue: Any = None
+        self,
+        registry: Registry,
+        policy: Policy,
+        *,
+        check_roles: bool = True,
+        venue: Any = None,
+        compliance: Any = None,
     ) -> None:
         self.registry = registry
         self.policy = policy
         self.check_roles = check_roles
         self.venue = venue  # the Exchange, for VENUE_OPERATIONS
+        self.compliance = compliance  # the Compliance desk, for COMPLIANCE_OPERATIONS
+
+    def offers(self, kind: str) -> bool:
+        """Whether this gate can perform `kind`."""
+        return (
+            kind in OPERATIONS
+            or (kind in VENUE_OPERATIONS and self.venue is not None)
+            or (kind in COMPLIANCE_OPERATIONS and self.compliance is not None)
+        )
 
     def _dispatch(self, kind: str, cmd_id: str, params: Params, actor: str) -> CommandResult:
+        if kind in COMPLIANCE_OPERATIONS:
+            assert self.compliance is not None, f"{kind} needs the gate's compliance desk"
+            return COMPLIANCE_OPERATIONS[kind](self.compliance, cmd_id, params, actor)
         if kind in VENUE_OPERATIONS:
             assert self.venue is not None, f"{kind} needs the gate's venue"
             return VENUE_OPERATIONS[kind](self.venue, cmd_id, params, actor)
@@ -107,7 +199,7 @@ class Gate:
 
     def submit(self, person: Person, kind: str, cmd_id: str, params: Params) -> CommandResult:
         """Perform `kind`, or park it for a second person when four-eyes applies."""
-        if kind not in OPERATIONS and (kind not in VENUE_OPERATIONS or self.venue is None):
+        if not self.offers(kind):
             return CommandResult(RejectCode.invalid_field, f"no operation {kind!r}")
         try:
             self._authorize(person, kind, params)

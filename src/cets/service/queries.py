@@ -18,6 +18,7 @@ _HOLD_KINDS: dict[str, str] = {
     TransferCode.freeze: "frozen",
     TransferCode.pledge: "pledged",
     TransferCode.order: "in_orders",
+    TransferCode.offset: "pending_offset",
 }
 
 
@@ -28,6 +29,7 @@ class Position:
     frozen: int = 0
     pledged: int = 0
     in_orders: int = 0
+    pending_offset: int = 0
 
 
 def positions(
@@ -48,6 +50,7 @@ def positions(
             frozen=reserved[(a.id, "frozen")],
             pledged=reserved[(a.id, "pledged")],
             in_orders=reserved[(a.id, "in_orders")],
+            pending_offset=reserved[(a.id, "pending_offset")],
         )
         if a.purpose == Purpose.holding:
             units[a.holder][a.asset] = position

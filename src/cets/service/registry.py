@@ -11,7 +11,7 @@ Accounts used (holder, purpose, asset):
   of a freeze into custody and delivers it on, in one chain;
 - pledged custody: (pledgee, pledged, A): the credit side of pledge holds, one per pledgee, so
   the hold itself names who may enforce it; enforcement posts into it and delivers on;
-- surrender: (authority, surrender, A): surrendered units (forced surrender included), forever;
+- surrender: (authority, surrender, A): surrendered units, forever (`compliance` surrenders);
 - cancellation: (registry, cancellation, A): cancelled units, kept forever;
 - bank: (B, bank, CNY): settlement bank B's side, negative by what holders keep with it (the
   default bank is `bank`; which bank a holder is at and T+1: see `registry_money`).
@@ -335,44 +335,7 @@ class Registry(AccountStates, FundRules):
 
         return self._run(cmd_id, "enforce", body, build)
 
-    # -- surrender and succession ------------------------------------------------------------
-
-    def forced_surrender(
-        self,
-        cmd_id: str,
-        holder: str,
-        asset: str,
-        quantity: int,
-        year: int,
-        *,
-        actor: str = AUTHORITY,
-    ) -> CommandResult:
-        """Forced surrender ordered by the authority: `quantity` of the holder's available units
-        go to the surrender account for compliance `year`. The holder's restriction does not
-        stop it (the authority acts), but frozen and pledged units cannot be taken."""
-        body = {
-            "id": cmd_id,
-            "account": holder,
-            "asset": asset,
-            "quantity": quantity,
-            "year": year,
-        }
-
-        def build(uow: UnitOfWork, now: int) -> Command:
-            unit = self._unit_asset(asset)
-            self._holder(uow, holder, field="account")
-            debit = self._existing(uow, holder, Purpose.holding, unit, quantity)
-            (credit,) = self._accounts(uow, now, (AUTHORITY, Purpose.surrender, unit))
-            return self._one(
-                "forced_surrender",
-                actor,
-                body,
-                self._move(
-                    cmd_id, debit, credit, quantity, TransferCode.surrender, ref=f"year:{year}"
-                ),
-            )
-
-        return self._run(cmd_id, "forced_surrender", body, build)
+    # -- succession ------------------------------------------------------------
 
     def succeed(self, cmd_id: str, holder: str, to: str, *, actor: str = REGISTRY) -> CommandResult:
         """Change by succession or merger: everything `holder` has (units of every asset and its

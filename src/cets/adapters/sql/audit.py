@@ -13,11 +13,13 @@ from collections.abc import Iterator
 
 from sqlalchemy import Connection, Engine, and_, case, func, select, text
 
+from cets.adapters.sql import compliance_tables
 from cets.adapters.sql import tables as t
 from cets.domain.ids import TransferId
 from cets.domain.journal import JournalEntry, first_break, transfer_line
 from cets.domain.ledger.invariants import Buckets, Violation, validate
-from cets.domain.ledger.model import Account, Hold
+from cets.domain.ledger.model import Account, Hold, Purpose
+from cets.domain.registry.holders import AUTHORITY
 from cets.service.ports import AuditReport
 
 _TRANSFER_LINE_COLUMNS = (
@@ -99,6 +101,7 @@ def audit(engine: Engine) -> AuditReport:
         violations = validate(accounts, holds, movements, consumed)
         violations.extend(_pending_hold_violations(pending, holds))
         violations.extend(_history_violations(conn))
+        violations.extend(_surrender_violations(conn, accounts))
     return AuditReport(chain_break, violations, entries)
 
 
@@ -148,6 +151,38 @@ def _pending_hold_violations(pending: dict[TransferId, int], holds: list[Hold]) 
         Violation("hold_for_every_pending_transfer", f"hold {hold_id!r} has no pending transfer")
         for hold_id in sorted(set(by_id) - set(pending))
     )
+    return out
+
+
+def _surrender_violations(conn: Connection, accounts: list[Account]) -> list[Violation]:
+    """The authority's surrender account of each asset holds exactly the surrenders recorded as
+    used, and has pending exactly the CCER offsets recorded as pending (compliance counts the
+    records, the ledger holds the units: they must agree)."""
+    s = compliance_tables.surrenders.c
+    recorded: dict[tuple[str, str], int] = {}
+    stmt = (
+        select(s.asset, s.state, func.sum(s.quantity))
+        .where(s.state.in_(("used", "pending")))
+        .group_by(s.asset, s.state)
+    )
+    for asset, state, quantity in conn.execute(stmt):
+        recorded[(asset, state)] = int(quantity)
+    held: dict[tuple[str, str], int] = {}
+    for a in accounts:
+        if a.holder == AUTHORITY and a.purpose == Purpose.surrender:
+            held[(a.asset, "used")] = a.balance
+            held[(a.asset, "pending")] = a.credits_pending
+    out = []
+    for key in sorted(set(recorded) | set(held)):
+        if recorded.get(key, 0) != held.get(key, 0):
+            asset, state = key
+            out.append(
+                Violation(
+                    "surrenders_match_the_surrender_account",
+                    f"{asset}: surrenders recorded {state} {recorded.get(key, 0)}, "
+                    f"the surrender account has {held.get(key, 0)}",
+                )
+            )
     return out
 
 

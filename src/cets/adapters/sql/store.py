@@ -23,6 +23,7 @@ from cets.adapters.sql.access import AccessRows
 from cets.adapters.sql.auction_rows import AuctionRows
 from cets.adapters.sql.audit import audit, journal_entries
 from cets.adapters.sql.batch import BatchRows, Head, as_chains
+from cets.adapters.sql.compliance_rows import ComplianceRows
 from cets.adapters.sql.database import WRITER, database_url, make_engine
 from cets.adapters.sql.fund_rows import FundRows
 from cets.adapters.sql.hotpath import BatchIO, Row, batch_io, gc_paused
@@ -67,7 +68,7 @@ _ACCOUNT_BY_KEY = Prepared(
 _HOLD_BY_ID = Prepared(select(*t.HOLD_FIELDS).where(t.holds.c.id == bindparam("id")))
 
 
-class SqlUnitOfWork(AccessRows, VenueRows, AuctionRows, SettlementRows, FundRows):
+class SqlUnitOfWork(AccessRows, VenueRows, AuctionRows, SettlementRows, FundRows, ComplianceRows):
     """One transaction on one connection. Writes lock the journal head first (see module doc)."""
 
     def __init__(self, conn: Connection) -> None:

@@ -604,3 +604,7 @@ bank_statement_lines = Table(
     CheckConstraint("type IN ('deposit', 'withdrawal')", name="type"),
     CheckConstraint("amount_fen > 0", name="amount_positive"),
 )
+
+
+# Tables kept in their own modules, on this metadata (imported here so that `metadata` is whole).
+from cets.adapters.sql import compliance_tables  # noqa: E402, F401

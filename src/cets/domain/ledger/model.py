@@ -101,6 +101,7 @@ class TransferCode(StrEnum):
     trade = "trade"
     fee = "fee"
     correction = "correction"
+    offset = "offset"  # CCER pending offset (a hold into the surrender account), then used
 
 
 @dataclass(slots=True)

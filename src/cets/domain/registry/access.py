@@ -97,6 +97,23 @@ RULES: dict[str, Rule] = {
     "allocate": _AUTHORITY,
     "true_up": _AUTHORITY,
     "forced_surrender": _AUTHORITY,
+    # Compliance: the authority runs periods, plans, allocations, emissions, offsets and closes;
+    # an entity surrenders from its own account (operator permission `surrender`); staff read
+    # every status, an entity its own.
+    "open_period": _AUTHORITY,
+    "operation_years": _AUTHORITY,
+    "emissions": _AUTHORITY,
+    "import_emissions": _AUTHORITY,
+    "allocation_plan": _AUTHORITY,
+    "verified_output": _AUTHORITY,
+    "pre_allocate": _AUTHORITY,
+    "final_allocate": _AUTHORITY,
+    "use_offset": _AUTHORITY,
+    "reject_offset": _AUTHORITY,
+    "borrow": _AUTHORITY,
+    "compliance_close": _AUTHORITY,
+    "surrender": Rule(own="account", permission="surrender"),
+    "read_compliance": Rule(_READERS, own="account", permission="read"),
     "transfer": Rule(own="from", permission="transfer"),
     "cancel": Rule(own="account", permission="cancel"),
     "freeze": _REGISTRY,

@@ -18,6 +18,7 @@ from cets.domain.units import AmountError, format_fen, parse_fen
 from cets.entrypoints.api import schemas as s
 from cets.entrypoints.api.errors import ApiError
 from cets.service.clock import Clock
+from cets.service.compliance import Compliance
 from cets.service.exchange import Exchange
 from cets.service.funds import Funds
 from cets.service.operations import Gate
@@ -36,21 +37,24 @@ class Services:
     people: People
     exchange: Exchange
     funds: Funds
+    compliance: Compliance
 
     @classmethod
     def build(cls, store: SqlStore, clock: Clock, policy: Policy) -> Services:
         calendar = TradingCalendar.from_policy(policy)
         registry = Registry(store, clock, calendar=calendar)
         exchange = Exchange(store, clock, policy)
+        compliance = Compliance(store, clock, policy)
         return cls(
             store,
             clock,
             policy,
             registry,
-            Gate(registry, policy, venue=exchange),
+            Gate(registry, policy, venue=exchange, compliance=compliance),
             People(store, clock),
             exchange,
             Funds(store, clock, calendar=calendar),
+            compliance,
         )
 
 
