@@ -21,6 +21,7 @@ from cets.entrypoints import cli_admin as admin
 from cets.entrypoints import cli_auction, cli_bank, cli_import, cli_market, cli_settlement
 from cets.entrypoints import scenario as scenarios
 from cets.entrypoints.cli_compliance import compliance_app
+from cets.entrypoints.cli_replay import replay_app
 from cets.service.clock import SystemClock
 from cets.service.people import People
 
@@ -48,6 +49,7 @@ app.add_typer(cli_auction.auction_app, name="auction")
 app.add_typer(cli_market.market_app, name="market")
 app.add_typer(cli_bank.bank_app, name="bank")
 app.add_typer(cli_settlement.settlement_app, name="settlement")
+app.add_typer(replay_app, name="replay")
 app.add_typer(compliance_app, name="compliance")
 
 err = Console(stderr=True, soft_wrap=True)

@@ -33,6 +33,20 @@ import_app = typer.Typer(help="Import published data into the database.", no_arg
 SHOWN_ROWS = 8  # row numbers listed per kind of dirt
 
 
+def progress_bar(console: Console) -> Progress:
+    """The import commands' progress bar on `console` (stderr): shown only on a terminal,
+    gone once done."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+
+
 @import_app.command("prices")
 def prices(
     file: Annotated[Path, typer.Argument(help="The Hubei CSV or the SCEEX .xlsx workbook.")],
@@ -53,15 +67,7 @@ def prices(
 ) -> None:
     """Read daily quotes into daily bars (one transaction; re-importing changes nothing)."""
     url = database_url(db)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    ) as bar:
+    with progress_bar(err) as bar:
         task = bar.add_task(f"reading {file.name}", total=None)
 
         def advance(done: int, total: int | None) -> None:
