@@ -14,16 +14,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
+from cets.domain.compliance.allocation import PlanLine
+from cets.domain.compliance.records import EmissionEntry
 from cets.domain.errors import RejectCode
 from cets.domain.policy import Policy
 from cets.domain.registry.bank_files import parse_statement
 from cets.domain.registry.holders import Holder
 from cets.service.clock import to_us
+from cets.service.compliance import Compliance
 from cets.service.exchange import Exchange
 from cets.service.funds import Funds
 from cets.service.people import People
@@ -229,6 +233,55 @@ def block_offers_to_i1(reg: Registry) -> None:
     assert venue.inquire("Q1", "E1", CEA, "sell", 100_000, to="I1", actor="setup").ok
 
 
+def compliance(reg: Registry) -> Compliance:
+    return Compliance(reg.store, reg.clock, Policy())
+
+
+def period_2024(reg: Registry) -> None:
+    assert compliance(reg).open_period("arrange-period", 2024).ok
+
+
+def period_2024_closed(reg: Registry) -> None:
+    """2024's status recorded (its deadline, 2025-12-31, is past)."""
+    assert compliance(reg).close("arrange-close", 2024).ok
+
+
+def plan_2024(reg: Registry) -> Compliance:
+    """A 2024 plan: E1's line L1, 100 units of output at a benchmark of 1 (no verified output)."""
+    desk = compliance(reg)
+    assert desk.import_plan("arrange-plan", [PlanLine(2024, "E1", "L1", Decimal(1), (), 100)]).ok
+    return desk
+
+
+def plan_2024_pre_allocated(reg: Registry) -> None:
+    assert plan_2024(reg).pre_allocate("arrange-pre", 2024).ok
+
+
+def e1_emitted(tonnes: int) -> Arrange:
+    """E1's 2024 emissions entered (its 2024 allocation: the 600 t seeded)."""
+
+    def arrange(reg: Registry) -> Compliance:
+        desk = compliance(reg)
+        assert desk.enter_emissions("arrange-emissions", [EmissionEntry("E1", 2024, tonnes)]).ok
+        return desk
+
+    return arrange
+
+
+def e1_holds_ccer(reg: Registry) -> None:
+    """E1 emitted 1,000 t in 2024 (its offset cap: 50 t) and holds 100 t of CCER."""
+    e1_emitted(1000)(reg)
+    assert reg.issue("arrange-ccer", "CCER", 100, to="E1").ok
+
+
+def e1_offset_used(reg: Registry) -> None:
+    """`e1_holds_ccer`, and E1's offset O1 of 10 t used by the authority."""
+    e1_holds_ccer(reg)
+    desk = compliance(reg)
+    assert desk.surrender("O1", "E1", 2024, "CCER", 10).ok
+    assert desk.decide_offset("arrange-use", "O1", use=True, actor="auth1").ok
+
+
 @dataclass(frozen=True)
 class Case:
     """One refusal: who sends what (after `arrange`), and the problem they must get back."""
@@ -263,6 +316,17 @@ def account(holder: str) -> dict[str, Any]:
 
 
 TRANSFER = "/v1/registry/transfer"
+COMPLIANCE = "/v1/compliance"
+
+
+def surrender(asset: str = CEA, quantity: int = 10, year: int = 2024) -> dict[str, Any]:
+    """E1 surrenders for `year`."""
+    return {"id": "s1", "account": "E1", "year": year, "asset": asset, "quantity": quantity}
+
+
+def borrowing(quantity: int) -> dict[str, Any]:
+    return {"id": "b1", "account": "E1", "year": 2024, "quantity": quantity}
+
 
 CASES: dict[str, Case] = {
     # invalid_field: the request's shape
@@ -832,6 +896,129 @@ CASES: dict[str, Case] = {
         "account",
         arrange=day_settled,
     ),
+    # compliance (more in test_compliance_api.py)
+    "invalid_field: an emissions correction without a reason": Case(
+        "auth1",
+        f"{COMPLIANCE}/emissions",
+        {"id": "em1", "account": "E1", "year": 2024, "tonnes": 900},
+        422,
+        "invalid_field",
+        "reason",
+        arrange=e1_emitted(1000),
+    ),
+    "not_authorized: an operator surrendering another holder's units": Case(
+        "e2op", f"{COMPLIANCE}/surrenders", surrender(), 403, "not_authorized", "account"
+    ),
+    "period_overlaps: a period sharing a year with an opened one": Case(
+        "auth1",
+        f"{COMPLIANCE}/periods",
+        {"id": "p1", "first_year": 2023, "last_year": 2024},
+        409,
+        "period_overlaps",
+        "first_year",
+        arrange=period_2024,
+    ),
+    "period_closed: surrendering for a year whose status is recorded": Case(
+        "e1op",
+        f"{COMPLIANCE}/surrenders",
+        surrender(),
+        409,
+        "period_closed",
+        "year",
+        arrange=period_2024_closed,
+    ),
+    "deadline_not_passed: closing 2026 before 2027-12-31": Case(
+        "auth1",
+        f"{COMPLIANCE}/closes",
+        {"id": "c1", "year": 2026},
+        409,
+        "deadline_not_passed",
+        "year",
+    ),
+    "no_allocation_plan: pre-allocating a year with no plan": Case(
+        "auth1",
+        f"{COMPLIANCE}/plans/2024/pre-allocation",
+        {"id": "a1"},
+        409,
+        "no_allocation_plan",
+        "year",
+    ),
+    "allocation_already_made: pre-allocating a year twice": Case(
+        "auth1",
+        f"{COMPLIANCE}/plans/2024/pre-allocation",
+        {"id": "a1"},
+        409,
+        "allocation_already_made",
+        "year",
+        arrange=plan_2024_pre_allocated,
+    ),
+    "verified_output_missing: the final allocation before the output": Case(
+        "auth1",
+        f"{COMPLIANCE}/plans/2024/final-allocation",
+        {"id": "a1"},
+        409,
+        "verified_output_missing",
+        "year",
+        arrange=plan_2024,
+    ),
+    "emissions_not_entered: CCER put to offset before the emissions": Case(
+        "e1op",
+        f"{COMPLIANCE}/surrenders",
+        surrender("CCER"),
+        409,
+        "emissions_not_entered",
+        "year",
+    ),
+    "vintage_not_eligible: CEA-2024 surrendered for 2023": Case(
+        "e1op",
+        f"{COMPLIANCE}/surrenders",
+        surrender(year=2023),
+        409,
+        "vintage_not_eligible",
+        "asset",
+    ),
+    "offset_not_pending: using an offset used already": Case(
+        "auth1",
+        f"{COMPLIANCE}/offsets/O1/use",
+        {"id": "u2"},
+        409,
+        "offset_not_pending",
+        "offset",
+        arrange=e1_offset_used,
+    ),
+    "unknown_reference: using an offset there is not": Case(
+        "auth1", f"{COMPLIANCE}/offsets/O9/use", {"id": "u1"}, 404, "unknown_reference", "offset"
+    ),
+    "relief_not_available: borrowing with a gap under a tenth of the emissions": Case(
+        "auth1",
+        f"{COMPLIANCE}/borrowings",
+        borrowing(1),
+        409,
+        "relief_not_available",
+        "account",
+        arrange=e1_emitted(620),  # a gap of 20 t < 62 t
+    ),
+    "borrowing_limit_exceeded: borrowing more than half the gap": Case(
+        "auth1",
+        f"{COMPLIANCE}/borrowings",
+        borrowing(201),  # the gap: 1,000 - 600 = 400 t; half is 200 t
+        409,
+        "borrowing_limit_exceeded",
+        "quantity",
+        arrange=e1_emitted(1000),
+    ),
+    "offset_cap_exceeded: CCER beyond 5% of the obligation": Case(
+        "e1op",
+        f"{COMPLIANCE}/surrenders",
+        surrender("CCER", 51),
+        409,
+        "offset_cap_exceeded",
+        "quantity",
+        arrange=e1_holds_ccer,
+    ),
+    "units_encumbered: surrendering frozen units": Case(
+        "e1op", f"{COMPLIANCE}/surrenders", surrender(), 409, "units_encumbered", arrange=freeze_all
+    ),
     "unknown_order: a counter-offer to no open quote or inquiry": Case(
         "e2op",
         "/v1/block/counter-offers",
@@ -1079,7 +1266,6 @@ UNREACHABLE: dict[RejectCode, str] = {
     RejectCode.accounts_must_match_hold: "unfreeze/deduct/enforce use the hold's own accounts",
     RejectCode.price_not_on_tick: "the tick is 0.01 by default and a price with more decimals "
     "is invalid_field; a coarser tick (policy) is covered by the scenarios",
-    RejectCode.offset_cap_exceeded: "no surrender-with-offsets route yet",
 }
 
 

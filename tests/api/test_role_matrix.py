@@ -16,14 +16,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
+from cets.domain.compliance.allocation import PlanLine
+from cets.domain.compliance.records import EmissionEntry
 from cets.domain.policy import Policy
 from cets.domain.units import CASH
 from cets.service.clock import to_us
+from cets.service.compliance import Compliance
 from cets.service.exchange import Exchange
 from cets.service.funds import Funds
 from cets.service.operations import OPERATIONS
@@ -65,6 +69,7 @@ class Request:
     json: Any = None
     params: dict[str, str] = field(default_factory=dict)
     csv: str | None = None  # a text/csv body (a bank's statement) instead of JSON
+    files: dict[str, Any] | None = None  # a multipart upload (a compliance file) instead
 
 
 @dataclass(frozen=True)
@@ -216,6 +221,54 @@ def with_pending_issue(api: Api) -> None:
     assert answer.status_code == 202, answer.text
 
 
+def compliance(api: Api) -> Compliance:
+    return Compliance(api.store, api.clock, Policy())
+
+
+def with_plan(api: Api) -> None:
+    """`with_units` (500 t of CEA-2024 left in the reserve) and a 2024 plan: E1's line L1."""
+    with_units(api)
+    line = PlanLine(2024, "E1", "L1", Decimal(1), (), 100)
+    assert compliance(api).import_plan("seed-plan", [line]).ok
+
+
+def with_verified_plan(api: Api) -> None:
+    """`with_plan`, with L1's verified output and E1's 2024 emissions (100 t) entered."""
+    with_plan(api)
+    desk = compliance(api)
+    assert desk.record_output("seed-output", 2024, "E1", "L1", 100).ok
+    assert desk.enter_emissions("seed-emissions", [EmissionEntry("E1", 2024, 100)]).ok
+
+
+def with_emissions(api: Api) -> Compliance:
+    """`with_units` (E1 allocated 500 t of CEA-2024) and E1's 2024 emissions, 1,000 t."""
+    with_units(api)
+    desk = compliance(api)
+    assert desk.enter_emissions("seed-emissions", [EmissionEntry("E1", 2024, 1000)]).ok
+    return desk
+
+
+def with_pending_offset(api: Api) -> None:
+    """`with_emissions`, and E1's offset O1 of 10 t of CCER pending (the cap is 50 t)."""
+    desk = with_emissions(api)
+    assert registry(api).issue("seed-ccer", "CCER", 100, to="E1").ok
+    assert desk.surrender("O1", "E1", 2024, "CCER", 10).ok
+
+
+def with_next_vintage(api: Api) -> None:
+    """`with_emissions` (a gap of 500 t: E1 may borrow 250 t) and CEA-2025 in the reserve."""
+    with_emissions(api)
+    assert registry(api).issue("seed-2025", "CEA-2025", 1000).ok
+
+
+def compliance_file(path: str, name: str, text: str) -> Prepare:
+    def prepare(api: Api) -> Request:
+        files = {"file": (name, text.encode())}
+        return Request("POST", path, params={"id": f"matrix-{name}"}, files=files)
+
+    return prepare
+
+
 Arrange = Callable[[Api], object]
 Prepare = Callable[[Api], Request]
 
@@ -248,6 +301,8 @@ def op(kind: str, body: dict[str, Any], arrange: Arrange | None = None) -> Prepa
 
 
 HOLDER_E1 = "/v1/holders/E1"
+COMPLIANCE = "/v1/compliance"
+PLAN_LINE = {"year": 2024, "account": "E1", "line": "L1", "benchmark": "1", "previous_output": 100}
 CERTIFICATE = "/v1/certificates/seed-cancel"
 
 MATRIX: dict[str, Row] = {
@@ -546,6 +601,86 @@ MATRIX: dict[str, Row] = {
         post("/v1/approvals/pending-issue/reject", {"reason": "no"}, with_pending_issue),
         four_eyes=True,
     ),
+    # compliance (tests/api/test_compliance_api.py)
+    "POST /v1/compliance/periods": Row(
+        AUTHORITY, post(f"{COMPLIANCE}/periods", {"id": "mpe", "first_year": 2024})
+    ),
+    "PUT /v1/compliance/entities/{account}/years": Row(
+        AUTHORITY,
+        lambda api: Request(
+            "PUT", f"{COMPLIANCE}/entities/E1/years", {"id": "my", "first_year": 2020}
+        ),
+    ),
+    "POST /v1/compliance/emissions": Row(
+        AUTHORITY,
+        post(f"{COMPLIANCE}/emissions", {"id": "me", "account": "E1", "year": 2024, "tonnes": 9}),
+    ),
+    "POST /v1/compliance/emissions/import": Row(
+        AUTHORITY,
+        compliance_file(
+            f"{COMPLIANCE}/emissions/import", "e.csv", "account,year,tonnes\nE1,2024,9"
+        ),
+    ),
+    "POST /v1/compliance/plans": Row(
+        AUTHORITY,
+        post(f"{COMPLIANCE}/plans", {"id": "mpl", "lines": [PLAN_LINE]}),
+    ),
+    "POST /v1/compliance/plans/import": Row(
+        AUTHORITY,
+        compliance_file(
+            f"{COMPLIANCE}/plans/import",
+            "p.csv",
+            "year,account,line,benchmark,previous_output\n2024,E1,L1,1,100",
+        ),
+    ),
+    "POST /v1/compliance/plans/{year}/outputs": Row(
+        AUTHORITY,
+        post(
+            f"{COMPLIANCE}/plans/2024/outputs",
+            {"id": "mo", "account": "E1", "line": "L1", "output": 100},
+            with_plan,
+        ),
+    ),
+    "POST /v1/compliance/plans/{year}/pre-allocation": Row(
+        AUTHORITY, post(f"{COMPLIANCE}/plans/2024/pre-allocation", {"id": "mpa"}, with_plan)
+    ),
+    "POST /v1/compliance/plans/{year}/final-allocation": Row(
+        AUTHORITY,
+        post(f"{COMPLIANCE}/plans/2024/final-allocation", {"id": "mfa"}, with_verified_plan),
+    ),
+    "POST /v1/compliance/surrenders": Row(
+        E1_OPERATORS,
+        post(
+            f"{COMPLIANCE}/surrenders",
+            {"id": "ms", "account": "E1", "year": 2024, "asset": CEA, "quantity": 10},
+            with_units,
+        ),
+    ),
+    "POST /v1/compliance/offsets/{offset_id}/use": Row(
+        AUTHORITY, post(f"{COMPLIANCE}/offsets/O1/use", {"id": "mu"}, with_pending_offset)
+    ),
+    "POST /v1/compliance/offsets/{offset_id}/reject": Row(
+        AUTHORITY, post(f"{COMPLIANCE}/offsets/O1/reject", {"id": "mr"}, with_pending_offset)
+    ),
+    "POST /v1/compliance/borrowings": Row(
+        AUTHORITY,
+        post(
+            f"{COMPLIANCE}/borrowings",
+            {"id": "mb", "account": "E1", "year": 2024, "quantity": 10},
+            with_next_vintage,
+        ),
+    ),
+    "POST /v1/compliance/closes": Row(
+        AUTHORITY, post(f"{COMPLIANCE}/closes", {"id": "mc", "year": 2024})
+    ),
+    # A holder's operator reads the table with its own row only (filtered, not refused).
+    "GET /v1/compliance/status/{year}": Row(
+        READERS | E1_OPERATORS | OTHER_OPERATORS, get(f"{COMPLIANCE}/status/2024", with_units)
+    ),
+    "GET /v1/compliance/status/{year}/rates": Row(
+        READERS | E1_OPERATORS | OTHER_OPERATORS,
+        get(f"{COMPLIANCE}/status/2024/rates", with_units),
+    ),
     "GET /v1/journal": Row(READERS, get("/v1/journal")),
     "GET /v1/audit": Row(READERS, get("/v1/audit")),
 }
@@ -605,6 +740,7 @@ def send(api: Api, request: Request, caller: str) -> httpx.Response:
         | ({} if request.csv is None else {"content-type": "text/csv"}),
         json=request.json,
         content=request.csv,
+        files=request.files,
         params=request.params,
     )
     return answer

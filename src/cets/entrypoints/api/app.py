@@ -29,6 +29,7 @@ from cets.entrypoints.api.errors import (
 from cets.entrypoints.api.routes import (
     access,
     auctions,
+    compliance,
     funds,
     holders,
     registry,
@@ -91,4 +92,5 @@ def create_app(
     app.include_router(stream.router)
     app.include_router(funds.router)
     app.include_router(settlement.router)
+    app.include_router(compliance.router)
     return app
