@@ -301,3 +301,17 @@ def test_a_refused_file_of_emissions_names_every_bad_entry(world: World) -> None
     assert result.message.startswith("3 entries refused: entries[0].account: no account holder")
     assert "entries[2].year: E1 2023 is entered twice" in result.message
     assert "entries[3].account: no account holder 'X2'" in result.message
+
+
+def test_a_shortfall_is_deducted_only_when_its_own_periods_rules_say_so(world: World) -> None:
+    c_ = world.compliance
+    ok(c_.open_period("p22", 2022, rules={"shortfall_deduction": False}))
+    entries = [EmissionEntry("E1", 2022, 100), EmissionEntry("E1", 2023, 100)]
+    ok(c_.enter_emissions("e", entries))
+    world.clock.set(datetime(2025, 1, 2, 9, 0, tzinfo=SHANGHAI))
+    ok(c_.close("c22", 2022))  # E1 short by 100, not to be deducted
+    ok(c_.close("c23", 2023))  # E1 short by 100 again, deducted (the default)
+    ok(world.registry.issue("i", "CEA-2025", 10_000))
+    ok(c_.import_plan("plan", [PlanLine(2025, "E1", "l", Decimal("1"), (), 1000)]))
+    ok(c_.pre_allocate("pre", 2025))
+    assert world.units("E1", "CEA-2025") == (600, 600)  # 700 less 2023's 100 only

@@ -7,8 +7,9 @@ allocation (DOMAIN.md, "Allocation and compliance"; arithmetic in
 - `record_output`: a line's verified output of the year.
 - `pre_allocate(year)`: each planned entity gets `pre_allocation_pct`% of its allowance on the
   previous year's output, as CEA of `year` from the authority's reserve, less what it owes: units
-  borrowed against this vintage under the relief rule first, then earlier shortfalls (when the
-  period's `shortfall_deduction` is on). What the allocation cannot bear stays owed.
+  borrowed against this vintage under the relief rule first, then earlier shortfalls (of periods
+  whose rules have `shortfall_deduction` on: the rule of the period the shortfall arose in).
+  What the allocation cannot bear stays owed.
 - `final_allocate(year)`: the allowance on verified output, raised by the gap cap, compared with
   the pre-allocation: a top-up (less anything owed since) or a recovery, as `true_up` transfers.
   Each of the two is made once per year (`allocation_already_made`).
@@ -124,7 +125,7 @@ class AllocationPlans(ComplianceBase):
             period = self._period(uow, year, now)
             rows = compliance_uow(uow)
             plan = self._plan(rows, year, "pre")
-            owed = _Owed(rows, year, period.rules.shortfall_deduction)
+            owed = _Owed(rows, year)
             records: list[dict[str, Any]] = []
             moves: list[tuple[str, int]] = []
             for holder, lines in plan.items():
@@ -147,7 +148,7 @@ class AllocationPlans(ComplianceBase):
             rows = compliance_uow(uow)
             plan = self._plan(rows, year, "final")
             done = rows.plan_allocations(year)
-            owed = _Owed(rows, year, rules.shortfall_deduction)
+            owed = _Owed(rows, year)
             records: list[dict[str, Any]] = []
             moves: list[tuple[str, int]] = []
             for holder, lines in plan.items():
@@ -245,10 +246,10 @@ class _Owed:
     """What each holder owes the year's allocation: borrowed units of this vintage, then earlier
     shortfalls; `charge` takes what an allocation can bear and records it."""
 
-    def __init__(self, rows: ComplianceUnitOfWork, year: int, shortfalls: bool) -> None:
+    def __init__(self, rows: ComplianceUnitOfWork, year: int) -> None:
         self.year = year
         self.borrowed = rows.borrowed_owed(year)
-        self.shortfalls = rows.shortfalls_owed() if shortfalls else {}
+        self.shortfalls = rows.shortfalls_owed()
 
     def charge(
         self, holder: str, gross: int, records: list[dict[str, Any]], cmd: str, at: int

@@ -229,12 +229,19 @@ class ComplianceRows:
             self.conn.execute(c.compliance_allocations.insert(), list(rows))
 
     def shortfalls_owed(self) -> dict[str, int]:
-        """Per holder: shortfalls recorded at closes less what allocations have borne of them."""
+        """Per holder: shortfalls recorded at closes of periods whose rules deduct them from the
+        next allocation (`shortfall_deduction`), less what allocations have borne of them."""
         cs = c.compliance_status.c
+        deducting = {
+            row.id
+            for row in self.conn.execute(select(_P.id, _P.rules))
+            if json.loads(row.rules).get("shortfall_deduction", True)
+        }
         owed: dict[str, int] = defaultdict(int)
-        stmt = select(cs.holder, func.sum(cs.shortfall)).where(cs.shortfall > 0)
-        for holder, quantity in self.conn.execute(stmt.group_by(cs.holder)):
-            owed[holder] += int(quantity)
+        stmt = select(cs.holder, cs.period, func.sum(cs.shortfall)).where(cs.shortfall > 0)
+        for holder, period, quantity in self.conn.execute(stmt.group_by(cs.holder, cs.period)):
+            if period in deducting:
+                owed[holder] += int(quantity)
         stmt = select(_A.holder, func.sum(_A.quantity)).where(_A.kind == "shortfall_deduction")
         for holder, quantity in self.conn.execute(stmt.group_by(_A.holder)):
             owed[holder] -= int(quantity)
