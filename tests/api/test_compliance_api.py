@@ -130,6 +130,12 @@ def test_emissions_are_corrected_only_with_a_reason(api_sqlite: Api) -> None:
     assert (row["account"], row["obligation"]) == ("E1", 10_000)
     again = emissions(api_sqlite, "em-1", "E1", 9_500)  # the first id with another body
     assert_problem(again, 409, "duplicate_id")
+    history = ok(api_sqlite.get(f"{C}/emissions/E1/2025", "auth1"), 200)["entries"]
+    assert [(e["revision"], e["tonnes"], e["previous"], e["reason"]) for e in history] == [
+        (1, 9_000, None, None),
+        (2, 10_000, 9_000, "verifier's second report"),
+    ]
+    assert history[1]["entered_by"] == "auth1" and history[1]["command"] == "em-3"
 
 
 def test_tonnes_and_excluded_are_one_or_the_other(api_sqlite: Api) -> None:

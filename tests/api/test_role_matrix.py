@@ -674,6 +674,9 @@ MATRIX: dict[str, Row] = {
         AUTHORITY, post(f"{COMPLIANCE}/closes", {"id": "mc", "year": 2024})
     ),
     # A holder's operator reads the table with its own row only (filtered, not refused).
+    "GET /v1/compliance/emissions/{account}/{year}": Row(
+        READERS | E1_OPERATORS, get(f"{COMPLIANCE}/emissions/E1/2024", with_units)
+    ),
     "GET /v1/compliance/status/{year}": Row(
         READERS | E1_OPERATORS | OTHER_OPERATORS, get(f"{COMPLIANCE}/status/2024", with_units)
     ),

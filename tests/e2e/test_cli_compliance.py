@@ -209,6 +209,13 @@ def test_writes_are_the_gate_s_surrender_is_the_entity_s_and_the_rest_the_author
     correction = refused("compliance", "emissions", "enter", "E1", "2023", "900", db=db)
     assert correction.startswith("invalid_field (field reason): ")
     ok("compliance", "emissions", "enter", "E1", "2023", "900", "--reason", "verifier", db=db)
+    history = json.loads(ok("compliance", "emissions", "history", "E1", "2023", "--json", db=db))
+    assert [(e["revision"], e["tonnes"], e["previous"], e["reason"]) for e in history] == [
+        (1, 1000, None, None),
+        (2, 900, 1000, "verifier"),
+    ]
+    others = refused("compliance", "emissions", "history", "E1", "2023", "--as", "op2", db=db)
+    assert others.startswith("not_authorized")
     assert "replayed" in ok("compliance", "period", "open", "2024", "--id", "p", db=db) + ok(
         "compliance", "period", "open", "2024", "--id", "p", db=db
     )

@@ -53,7 +53,7 @@ from cets.entrypoints import cli_admin as admin
 from cets.entrypoints import cli_market_view as view
 from cets.entrypoints import compliance_report as report
 from cets.entrypoints.cli_market_view import AtOption, JsonOption, fail, out, refuse
-from cets.service.clock import SettableClock, SystemClock
+from cets.service.clock import SettableClock, SystemClock, from_us
 from cets.service.compliance import Compliance, StatusTable
 from cets.service.operations import Gate
 from cets.service.ports import CommandResult
@@ -225,6 +225,41 @@ def period_open(
 
 
 # -- verified emissions -------------------------------------------------------------------------
+
+
+@emissions_app.command("history")
+def emissions_history(
+    account: Holder,
+    year: Year,
+    as_json: JsonOption = False,
+    db: admin.DbOption = None,
+    actor: admin.AsOption = "admin",
+    config: admin.ConfigOption = None,
+) -> None:
+    """Every entry of an entity's verified emissions for a year: each correction with the value
+    it replaced, its reason, who and when."""
+    with _desk(db, actor, config, None) as desk:
+        try:
+            authorize(desk.person, "read_compliance", {"account": account})
+            history = desk.compliance.emission_history(account, year)
+        except DomainError as refused:
+            refuse(refused.code, refused.message, refused.field)
+    rows = [
+        {
+            "revision": e.revision,
+            "tonnes": "excluded" if e.tonnes is None else e.tonnes,
+            "previous": e.previous,
+            "reason": e.reason,
+            "entered_at": from_us(e.entered_at).isoformat(),
+            "entered_by": e.entered_by,
+        }
+        for e in history
+    ]
+    if as_json:
+        view.emit(rows, True)
+    else:
+        columns = ("revision", "tonnes", "previous", "reason", "entered_at", "entered_by")
+        view.show(view.rows_table(rows, *columns))
 
 
 @_write(emissions_app, "enter")

@@ -32,7 +32,12 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from cets.domain.compliance.allocation import relief_limit
-from cets.domain.compliance.records import EmissionEntry, RecordedStatus, SurrenderRow
+from cets.domain.compliance.records import (
+    EmissionEntry,
+    EmissionRecord,
+    RecordedStatus,
+    SurrenderRow,
+)
 from cets.domain.compliance.rules import Period, RulesError, default_period, period_id
 from cets.domain.compliance.status import Rates, StatusLine, evaluate, offset_cap, rates
 from cets.domain.errors import DomainError, RejectCode
@@ -565,6 +570,12 @@ class ComplianceDesk(ComplianceBase):
                 year, self.policy.period_rules(), self.policy.compliance_deadline
             )
             return _table(rows, period, period.label_of(year))
+
+    def emission_history(self, holder: str, year: int) -> list[EmissionRecord]:
+        """Every entry of `holder`'s verified emissions for `year`, first entry first: each
+        correction with the value it replaced, its reason, who and when."""
+        with self.store.unit_of_work() as uow:
+            return compliance_uow(uow).emission_history(holder, self._year(year))
 
     def surrender_of(self, surrender_id: str) -> SurrenderRow | None:
         """A surrender as the registry keeps it now (an offset: pending, used, rejected...)."""

@@ -12,7 +12,12 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from cets.domain.compliance.allocation import PlanLine
-from cets.domain.compliance.records import Emission, RecordedStatus, SurrenderRow
+from cets.domain.compliance.records import (
+    Emission,
+    EmissionRecord,
+    RecordedStatus,
+    SurrenderRow,
+)
 from cets.domain.compliance.rules import Period, default_period
 from cets.domain.compliance.status import Facts
 from cets.domain.errors import DomainError, RejectCode
@@ -37,6 +42,7 @@ class ComplianceUnitOfWork(UnitOfWork, Protocol):
     def close_compliance_label(self, period_id: str, label: str, *, at: int, by: str) -> None: ...
     def set_compliance_entity(self, holder: str, first: int | None, last: int | None) -> None: ...
     def emission(self, holder: str, year: int) -> Emission | None: ...
+    def emission_history(self, holder: str, year: int) -> list[EmissionRecord]: ...
     def write_emissions(
         self,
         entries: Sequence[tuple[str, int, int | None, str | None]],

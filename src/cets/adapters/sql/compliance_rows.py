@@ -20,7 +20,12 @@ from sqlalchemy import Connection, and_, case, delete, func, or_, select, update
 from cets.adapters.sql import compliance_tables as c
 from cets.adapters.sql import tables as t
 from cets.domain.compliance.allocation import PlanLine
-from cets.domain.compliance.records import Emission, RecordedStatus, SurrenderRow
+from cets.domain.compliance.records import (
+    Emission,
+    EmissionRecord,
+    RecordedStatus,
+    SurrenderRow,
+)
 from cets.domain.compliance.rules import Period, PeriodRules
 from cets.domain.compliance.status import EXCLUDED_YEAR, Facts, Status, StatusLine
 from cets.domain.ledger.model import Purpose, TransferCode
@@ -144,6 +149,28 @@ class ComplianceRows:
         self.conn.execute(c.emission_entries.insert(), history)
         self._delete_emissions(keys)
         self.conn.execute(c.emissions.insert(), fresh)
+
+    def emission_history(self, holder: str, year: int) -> list[EmissionRecord]:
+        h = c.emission_entries.c
+        stmt = (
+            select(c.emission_entries)
+            .where(h.holder == holder, h.year == year)
+            .order_by(h.revision, h.id)
+        )
+        return [
+            EmissionRecord(
+                r.holder,
+                r.year,
+                r.tonnes,
+                r.revision,
+                EXCLUDED_YEAR if r.previous_excluded else r.previous_tonnes,
+                r.reason,
+                r.command,
+                r.entered_at,
+                r.entered_by,
+            )
+            for r in self.conn.execute(stmt)
+        ]
 
     def _emissions_of(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], Emission]:
         out: dict[tuple[str, int], Emission] = {}

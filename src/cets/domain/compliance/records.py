@@ -32,6 +32,22 @@ class Emission:
 
 
 @dataclass(frozen=True, slots=True)
+class EmissionRecord:
+    """One entry of an entity's verified emissions for a year, as kept for ever: revision 1 is
+    the first entry, each later one a correction, with the value it replaced and why."""
+
+    holder: str
+    year: int
+    tonnes: int | None  # None: the year excluded
+    revision: int
+    previous: int | str | None  # tonnes, EXCLUDED_YEAR, or None for a first entry
+    reason: str | None
+    command: str
+    entered_at: int  # microseconds since the epoch, UTC
+    entered_by: str
+
+
+@dataclass(frozen=True, slots=True)
 class SurrenderRow:
     """A surrender to a period. `kind`: surrender (CEA), offset (CCER), borrow (next vintage,
     under the relief rule), forced (ordered by the authority). `state`: pending (an offset not yet

@@ -211,6 +211,22 @@ class RatesTableOut(RatesOut):
     closed: bool
 
 
+class EmissionEntryOut(BaseModel):
+    revision: int = Field(description="1: the first entry; more: corrections")
+    tonnes: int | None = Field(description="null: the year excluded")
+    previous: int | str | None = Field(description="what it replaced: tonnes, EXCLUDED or null")
+    reason: str | None
+    command: str
+    entered_at: str = Field(description="Asia/Shanghai time, ISO 8601")
+    entered_by: str
+
+
+class EmissionHistoryOut(BaseModel):
+    account: str
+    year: int
+    entries: list[EmissionEntryOut]
+
+
 class FileProblemOut(BaseModel):
     row: int = Field(description="the spreadsheet's row (the header is 1); 0: the whole file")
     column: str = Field(description="empty when no one column is at fault")

@@ -37,6 +37,7 @@ from cets.entrypoints.api.errors import PROBLEM_JSON, ApiError, responses
 from cets.entrypoints.api.routes.registry import operation_out
 from cets.entrypoints.api.routes.settlement import REPORT_FORMATS, XLSX
 from cets.entrypoints.compliance_report import rates_dict, status_csv, status_rows, status_xlsx
+from cets.service.clock import from_us
 from cets.service.compliance import StatusTable
 from cets.service.compliance_base import YEAR_MAX, YEAR_MIN
 from cets.service.ports import CommandResult
@@ -163,6 +164,31 @@ UPLOAD: dict[str, Any] = {
     },
     "openapi_extra": cs.UPLOAD_BODY,
 }
+
+
+@router.get(
+    "/emissions/{account}/{year}",
+    response_model=cs.EmissionHistoryOut,
+    responses=responses(401, 403, 422),
+    summary="An entity's verified emissions for a year: every entry and correction, kept for ever",
+)
+def emission_history(
+    account: HolderPath, year: YearPath, svc: Svc, person: Caller
+) -> cs.EmissionHistoryOut:
+    allow(person, "read_compliance", {"account": account})
+    entries = [
+        cs.EmissionEntryOut(
+            revision=e.revision,
+            tonnes=e.tonnes,
+            previous=e.previous,
+            reason=e.reason,
+            command=e.command,
+            entered_at=from_us(e.entered_at).isoformat(),
+            entered_by=e.entered_by,
+        )
+        for e in svc.compliance.emission_history(account, year)
+    ]
+    return cs.EmissionHistoryOut(account=account, year=year, entries=entries)
 
 
 @router.post(
