@@ -32,9 +32,10 @@ from cets.domain.policy import Policy
 from cets.domain.registry.holders import AUTHORITY, Holder, HolderKind
 from cets.domain.units import CCER, cea
 from cets.service.clock import SHANGHAI, SettableClock, to_us
-from cets.service.compliance import Compliance, offset_hold_id
+from cets.service.compliance import Compliance
 from cets.service.ports import AccountKey, AccountSpec, Command
 from cets.service.registry import Registry
+from cets.service.surrender import offset_hold_id
 
 YEAR, PERIOD, CEA = 2023, "2023", cea(2023)
 REF = f"period:{PERIOD}"
