@@ -17,9 +17,6 @@ reference price of 60.00 for the penalty when nothing traded):
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -34,8 +31,8 @@ from cets.domain.registry.holders import Holder
 from cets.service.clock import SHANGHAI, SettableClock
 from cets.service.people import People
 from cets.service.registry import Registry
+from cli_support import ok, refused
 
-CETS = Path(sys.executable).with_name("cets")
 JANUARY = ("--at", "2024-01-10T10:00:00")
 MAY = ("--at", "2024-05-20T10:00:00")
 PLAN = (
@@ -43,34 +40,6 @@ PLAN = (
     "2023,E1,unit-1,0.8,1.0 0.95,100000,\n"
     "2023,E2,boiler,1,,20000,\n"
 )
-
-
-def cets(*args: str, db: str) -> subprocess.CompletedProcess[str]:
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("COLUMNS", "CETS_DATABASE_URL", "CETS_PERSON", "CETS_CONFIG")
-    }
-    return subprocess.run(
-        [str(CETS), *args],
-        capture_output=True,
-        text=True,
-        env={**base, "CETS_DATABASE_URL": db},
-        timeout=120,
-        check=False,
-    )
-
-
-def ok(*args: str, db: str) -> str:
-    done = cets(*args, db=db)
-    assert done.returncode == 0, (args, done.stdout, done.stderr)
-    return done.stdout
-
-
-def refused(*args: str, db: str, exit_code: int = 1) -> str:
-    done = cets(*args, db=db)
-    assert done.returncode == exit_code, (args, done.stdout, done.stderr)
-    return done.stderr
 
 
 def status(db: str) -> Any:

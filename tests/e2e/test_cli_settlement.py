@@ -11,10 +11,7 @@ T1: E2 buys 300 t from E1 at 60.07 = 18,021.00; the buyer's fee 5.4063 -> 5.41, 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -29,8 +26,8 @@ from cets.domain.registry.holders import Holder
 from cets.service.clock import SHANGHAI, SettableClock
 from cets.service.people import People
 from cets.service.registry import Registry
+from cli_support import cets, ok, refused
 
-CETS = Path(sys.executable).with_name("cets")
 CEA = "CEA-2023"
 RUN = "R2024-03-04"
 MORNING = ("--at", "2024-03-04T10:00:00")
@@ -44,34 +41,6 @@ RUN_CSV = (
     "E2,CEA-2023,300,0,0.00,18021.00,5.41,-18026.41,1\n"
     "E3,CEA-2023,10,0,0.00,600.70,1.00,-601.70,1\n"
 )
-
-
-def cets(*args: str, db: str) -> subprocess.CompletedProcess[str]:
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("COLUMNS", "CETS_DATABASE_URL", "CETS_PERSON", "CETS_CONFIG")
-    }
-    return subprocess.run(
-        [str(CETS), *args],
-        capture_output=True,
-        text=True,
-        env={**base, "CETS_DATABASE_URL": db},
-        timeout=120,
-        check=False,
-    )
-
-
-def ok(*args: str, db: str) -> str:
-    done = cets(*args, db=db)
-    assert done.returncode == 0, (args, done.stdout, done.stderr)
-    return done.stdout
-
-
-def refused(*args: str, db: str, exit_code: int = 1) -> str:
-    done = cets(*args, db=db)
-    assert done.returncode == exit_code, (args, done.stdout, done.stderr)
-    return done.stderr
 
 
 def as_json(*args: str, db: str) -> Any:
