@@ -18,7 +18,7 @@ from typing import Any
 from openpyxl import Workbook
 
 from cets.domain.compliance.records import RecordedStatus
-from cets.domain.compliance.status import Status, rates
+from cets.domain.compliance.status import Status
 from cets.domain.units import format_fen
 from cets.service.compliance import StatusTable
 
@@ -73,7 +73,7 @@ def status_rows(table: StatusTable) -> list[dict[str, Any]]:
 
 def rates_dict(table: StatusTable) -> dict[str, Any]:
     """The table's period, label, deadline, whether it is closed, and its compliance rates."""
-    counted = rates([r.line for r in _concerned(table)])
+    counted = table.rates  # A, B and C only: NOT_APPLICABLE and EXCLUDED do not count
     return {
         "period": table.period.id,
         "label": table.label,

@@ -23,11 +23,12 @@ from cets.domain.compliance.status import Facts
 from cets.domain.errors import DomainError, RejectCode
 from cets.domain.policy import Policy
 from cets.domain.registry.holders import AUTHORITY
+from cets.domain.units import VINTAGE_MAX, VINTAGE_MIN
 from cets.service.clock import Clock
 from cets.service.ports import Store, UnitOfWork
 from cets.service.registry_base import RegistryBase
 
-YEAR_MIN, YEAR_MAX = 2013, 2100
+YEAR_MIN, YEAR_MAX = VINTAGE_MIN, VINTAGE_MAX  # compliance years are the vintages' years
 
 
 class ComplianceUnitOfWork(UnitOfWork, Protocol):
