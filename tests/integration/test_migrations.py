@@ -49,7 +49,7 @@ def test_the_migrations_leave_alembic_at_head_with_every_table(migrated: Engine)
     with migrated.connect() as conn:
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
         tables = set(inspect(conn).get_table_names())
-    assert version == "0010"
+    assert version == "0011"
     assert tables == set(t.metadata.tables) | {"alembic_version"}
 
 

@@ -42,6 +42,7 @@ class RejectCode(StrEnum):
     unknown_auction = "unknown_auction"
     unknown_reference = "unknown_reference"
     unknown_instrument = "unknown_instrument"
+    unknown_alert = "unknown_alert"
     # A block quote or inquiry addressed to one counterparty, answered by another.
     quote_not_addressed_to_account = "quote_not_addressed_to_account"
     accounts_must_have_the_same_asset = "accounts_must_have_the_same_asset"
@@ -58,6 +59,7 @@ class RejectCode(StrEnum):
     wrong_settlement_bank = "wrong_settlement_bank"  # a bank acting on an account at another bank
     # Settlement runs (service/settlement.py).
     run_state_does_not_allow = "run_state_does_not_allow"  # e.g. deliver a run not confirmed
+    alert_state_does_not_allow = "alert_state_does_not_allow"  # e.g. a measure on a closed alert
     run_has_breaks = "run_has_breaks"  # confirming without accepting the listed breaks
     objection_window_closed = "objection_window_closed"  # the next trading day has opened
     not_a_party_to_run = "not_a_party_to_run"  # objecting to a run the account has no trade in

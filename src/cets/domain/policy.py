@@ -19,6 +19,7 @@ from datetime import date
 from typing import Any
 
 from cets.domain.compliance.rules import PeriodRules
+from cets.domain.supervision.rules import SupervisionRules
 
 
 class PolicyError(ValueError):
@@ -70,6 +71,8 @@ class Policy:
     t_plus: int = 1
     position_limit: PositionLimit | None = field(default_factory=PositionLimit)
     large_holder_pct: int = 80
+    # Supervision's detector thresholds (`config: {supervision: {spoof_min_t: 5000, ...}}`).
+    supervision: SupervisionRules = field(default_factory=SupervisionRules)
     # Trading days: weekends and these ISO dates ("2024-10-01") are closed; sorted, no repeats.
     holidays: tuple[str, ...] = ()
     # Compliance (DOMAIN.md, "Allocation and compliance")
@@ -127,6 +130,7 @@ class Policy:
         simple = {f.name for f in fields(self)} - {
             "fees",
             "position_limit",
+            "supervision",
             "four_eyes_ops",
             "holidays",
             "settlement_auto_confirm",
@@ -146,6 +150,8 @@ class Policy:
                 )
             elif key == "position_limit":
                 changes["position_limit"] = _position_limit(value)
+            elif key == "supervision":
+                changes[key] = _supervision(value, self.supervision)
             elif key == "gap_cap_pct":
                 changes[key] = None if value in (False, "off") else _int(key, value)
             elif key == "compliance_deadline":
@@ -240,3 +246,10 @@ def _position_limit(value: Any) -> PositionLimit | None:
         ),
         _int("position_limit.other_t", limit.get("other_t", default.other_t)),
     )
+
+
+def _supervision(value: Any, current: SupervisionRules) -> SupervisionRules:
+    """Detector thresholds by name, e.g. `{spoof_min_t: 5000, close_move_bps: 50}`."""
+    names = {f.name for f in fields(current)}
+    rules = _mapping("supervision", value, names)
+    return replace(current, **{k: _int(f"supervision.{k}", v) for k, v in rules.items()})

@@ -20,6 +20,12 @@ own accounts: fees, clearing, transit, banks, issuance), and each trade shows it
 Compliance: `emissions`, `surrender` and `compliance_close`, and the allocation plan, period,
 borrowing and offset steps of `scenario_compliance`, which also makes the outcome's `compliance`.
 
+Supervision: the live scan runs after every step that succeeded (as `cets serve` runs it while
+the market trades), and a batch scan over the whole history after the last step; the outcome's
+`alerts` lists what they raised (`scenario_supervision`). Steps `scan` (a batch scan now),
+`investigate_alert` (alert, note?), `close_alert` (alert, resolution, note?) and
+`alert_measure` (alert, measure, account?, text?) act as the supervisor.
+
 Each step's client id (its idempotency key) is `s<index>`, so running one file twice against the
 same `--db` replays rather than doubles it. The clock starts at 2024-01-01T00:00:00 Asia/Shanghai
 until the first `at`.
@@ -53,12 +59,14 @@ from cets.entrypoints.scenario_compliance import STEPS as COMPLIANCE_STEPS
 from cets.entrypoints.scenario_compliance import StepError
 from cets.entrypoints.scenario_outcome import outcome
 from cets.entrypoints.scenario_steps import VENUE, LegError, parse_legs
+from cets.entrypoints.scenario_supervision import alerts_section
 from cets.service.clock import SHANGHAI, SettableClock
 from cets.service.compliance import Compliance
 from cets.service.exchange import Exchange
 from cets.service.operations import Gate
 from cets.service.ports import CommandResult
 from cets.service.registry import Registry
+from cets.service.supervision import Supervision
 
 START = datetime(2024, 1, 1, tzinfo=SHANGHAI)
 ACTOR = "scenario"
@@ -116,6 +124,11 @@ STEP_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         ("freeze_account", "account", ""),
         ("unfreeze_account", "account", ""),
         ("begin_closure", "account", ""),
+        # Supervision (see `scenario_supervision`).
+        ("scan", "", ""),
+        ("investigate_alert", "alert", "note"),
+        ("close_alert", "alert resolution", "note"),
+        ("alert_measure", "alert measure", "account text"),
         # Compliance (see `scenario_compliance`).
         *((name, req, opt) for name, (req, opt) in COMPLIANCE_STEPS.items()),
     ]
@@ -377,15 +390,28 @@ def _run_on(scenario: Scenario, store: SqlStore) -> dict[str, Any]:
         # four-eyes is when the file's config turns it on.
         exchange = Exchange(store, clock, scenario.policy)
         compliance = Compliance(store, clock, scenario.policy)
+        supervision = Supervision(store, clock, scenario.policy)
         gate = Gate(
-            registry, scenario.policy, check_roles=False, venue=exchange, compliance=compliance
+            registry,
+            scenario.policy,
+            check_roles=False,
+            venue=exchange,
+            compliance=compliance,
+            supervision=supervision,
         )
         for symbol, prev_close in scenario.instruments.items():
             listed = exchange.list_instrument(symbol, prev_close, actor=ACTOR)
             if not listed.ok:
                 raise ScenarioError(f"instruments: {symbol!r}: {listed.code}: {listed.message}")
-        steps = [_execute(step, gate, exchange, clock) for step in scenario.steps]
-        return outcome(store, steps, scenario_compliance.section(compliance))
+        steps = []
+        for step in scenario.steps:
+            steps.append(_execute(step, gate, exchange, clock))
+            if step.kind != "at" and steps[-1]["ok"]:
+                supervision.scan_live(actor=ACTOR)  # the live stream, as `cets serve` runs it
+        supervision.scan(actor=ACTOR)  # and the batch over the whole history at the end
+        return outcome(
+            store, steps, scenario_compliance.section(compliance), alerts_section(supervision)
+        )
     finally:
         store.close()
 
@@ -402,6 +428,8 @@ def _execute(step: Step, gate: Gate, exchange: Exchange, clock: SettableClock) -
         result = VENUE[step.kind](exchange, step.args)
     elif step.kind in COMPLIANCE_STEPS:
         result = _compliance_step(step, gate)
+    elif step.kind == "scan":
+        result = CommandResult(None, str(gate.supervision.scan(actor=ACTOR).raised))
     else:
         result = gate.submit(RUNNER, step.kind, f"s{step.index}", step.args)
     entry: dict[str, Any] = {"index": step.index, "ok": result.ok}

@@ -97,10 +97,13 @@ def _system(accounts: list[Account]) -> dict[str, Any]:
 
 
 def outcome(
-    store: SqlStore, steps: list[dict[str, Any]], compliance: dict[str, Any]
+    store: SqlStore,
+    steps: list[dict[str, Any]],
+    compliance: dict[str, Any],
+    alerts: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """The outcome object of SCENARIOS.md (`compliance`: see `scenario_compliance.section`);
-    sections later issues fill are empty for now."""
+    """The outcome object of SCENARIOS.md (`compliance`: see `scenario_compliance.section`;
+    `alerts`: `scenario_supervision.alerts_section`)."""
     accounts = store.all_accounts()
     units, funds = positions(store.holders(), accounts, store.open_holds())
     report = store.audit()
@@ -137,6 +140,6 @@ def outcome(
         "settlement": _settlement(store),
         "system": _system(accounts),
         "compliance": compliance,
-        "alerts": [],
+        "alerts": alerts,
         "audit": {"ok": report.ok, "violations": violations},
     }

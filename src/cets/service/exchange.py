@@ -238,7 +238,7 @@ class Exchange(CorrectionDesk, AuctionDesk, BlockDesk, VenueBase):
             for row in uow.open_orders():
                 self.books[row.instrument].cancel(row.id)
                 row.cancelled = row.quantity - row.filled
-                row.status = "expired"
+                row.status, row.closed_us = "expired", at
                 uow.save_order_state(row)
             self._expire_inquiries(uow)
             closes = self._close_day(uow, closing, uow.unsettled_trades())
@@ -265,7 +265,7 @@ class Exchange(CorrectionDesk, AuctionDesk, BlockDesk, VenueBase):
             if not todays:
                 continue
             stats = daily_stats(todays, prev_close)
-            uow.write_daily_bar(symbol, day, stats)
+            uow.write_daily_bar(symbol, day, stats, prev_close)
             uow.put_instrument(symbol, stats.close, halted)
             closes[symbol] = stats.close
         return closes

@@ -116,6 +116,21 @@ COMPLIANCE_OPERATIONS: dict[str, ComplianceOperation] = {
 }
 
 
+# Supervision's workflow over alerts (`cets.service.supervision.Supervision`), gated the same way.
+SupervisionOperation = Callable[[Any, str, Params, str], CommandResult]
+SUPERVISION_OPERATIONS: dict[str, SupervisionOperation] = {
+    "investigate_alert": lambda s, i, p, a: s.investigate(
+        i, p["alert"], note=p.get("note"), actor=a
+    ),
+    "close_alert": lambda s, i, p, a: s.close_alert(
+        i, p["alert"], p["resolution"], note=p.get("note"), actor=a
+    ),
+    "alert_measure": lambda s, i, p, a: s.take_measure(
+        i, p["alert"], p["measure"], account=p.get("account"), text=p.get("text"), actor=a
+    ),
+}
+
+
 # Parameters arrive as values (API, CLI, scenario) or, when a parked four-eyes request is
 # approved, as the JSON they were stored as: dates and decimals as text, dataclasses as mappings.
 
@@ -162,12 +177,14 @@ class Gate:
         check_roles: bool = True,
         venue: Any = None,
         compliance: Any = None,
+        supervision: Any = None,
     ) -> None:
         self.registry = registry
         self.policy = policy
         self.check_roles = check_roles
         self.venue = venue  # the Exchange, for VENUE_OPERATIONS
         self.compliance = compliance  # the Compliance desk, for COMPLIANCE_OPERATIONS
+        self.supervision = supervision  # the Supervision desk, for SUPERVISION_OPERATIONS
 
     def offers(self, kind: str) -> bool:
         """Whether this gate can perform `kind`."""
@@ -175,9 +192,13 @@ class Gate:
             kind in OPERATIONS
             or (kind in VENUE_OPERATIONS and self.venue is not None)
             or (kind in COMPLIANCE_OPERATIONS and self.compliance is not None)
+            or (kind in SUPERVISION_OPERATIONS and self.supervision is not None)
         )
 
     def _dispatch(self, kind: str, cmd_id: str, params: Params, actor: str) -> CommandResult:
+        if kind in SUPERVISION_OPERATIONS:
+            assert self.supervision is not None, f"{kind} needs the gate's supervision desk"
+            return SUPERVISION_OPERATIONS[kind](self.supervision, cmd_id, params, actor)
         if kind in COMPLIANCE_OPERATIONS:
             assert self.compliance is not None, f"{kind} needs the gate's compliance desk"
             return COMPLIANCE_OPERATIONS[kind](self.compliance, cmd_id, params, actor)

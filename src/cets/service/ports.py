@@ -222,6 +222,7 @@ class OrderRow:
     reason: str | None
     day: date
     at_us: int
+    closed_us: int | None = None  # when it was cancelled or expired
 
 
 @dataclass(frozen=True, slots=True)

@@ -316,6 +316,7 @@ class VenueBase(VenueEngine):
         assert hold is not None, f"order {row.id} has no hold"
         amount = quantity if row.side == Side.sell else quantity * row.price
         now = to_us(self.clock.now())
+        row.closed_us = now
         void = self._on_hold(
             TransferId(f"order:{row.id}/void:{row.cancelled}"),
             hold,

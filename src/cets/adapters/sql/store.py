@@ -32,6 +32,7 @@ from cets.adapters.sql.prepared import Prepared
 from cets.adapters.sql.reads import StoreReads, command_record
 from cets.adapters.sql.settlement_reads import SettlementReads
 from cets.adapters.sql.settlement_rows import SettlementRows
+from cets.adapters.sql.supervision_rows import SupervisionRows
 from cets.adapters.sql.venue import VenueRows
 from cets.domain.journal import JournalEntry, chain_hash
 from cets.domain.ledger.kernel import LedgerState, apply_transfers
@@ -68,7 +69,9 @@ _ACCOUNT_BY_KEY = Prepared(
 _HOLD_BY_ID = Prepared(select(*t.HOLD_FIELDS).where(t.holds.c.id == bindparam("id")))
 
 
-class SqlUnitOfWork(AccessRows, VenueRows, AuctionRows, SettlementRows, FundRows, ComplianceRows):
+class SqlUnitOfWork(
+    AccessRows, VenueRows, AuctionRows, SettlementRows, FundRows, ComplianceRows, SupervisionRows
+):
     """One transaction on one connection. Writes lock the journal head first (see module doc)."""
 
     def __init__(self, conn: Connection) -> None:

@@ -314,6 +314,9 @@ daily_bars = Table(
     Column("block_volume_t", BigInteger, nullable=False, server_default="0"),
     Column("block_amount_fen", BigInteger, nullable=False, server_default="0"),
     Column("source", String(64), nullable=False),
+    # The previous close the day's price band was measured from (the engine's days; NULL for
+    # imported bars and days closed before migration 0011).
+    Column("prev_close_fen", BigInteger),
     CheckConstraint(
         "close_fen > 0 AND volume_t >= 0 AND amount_fen >= 0 AND block_volume_t >= 0 "
         "AND block_amount_fen >= 0",
@@ -368,12 +371,14 @@ orders = Table(
     Column("reason", String(64)),
     Column("day", Date, nullable=False),
     Column("at_us", BigInteger, nullable=False),
+    Column("closed_us", BigInteger),  # when it was cancelled or expired (migration 0011)
     CheckConstraint(
         "filled_t >= 0 AND cancelled_t >= 0 AND filled_t + cancelled_t <= quantity_t",
         name="filled_within_quantity",
     ),
     Index("ix_orders_status", "status"),
     Index("ix_orders_seq", "seq"),  # the next arrival number is max(seq) + 1
+    Index("ix_orders_day", "day"),  # a day's orders (supervision's live scan)
     # Partial: an account's open orders (the position limit counts its open bids).
     Index(
         "ix_orders_open_by_account",
@@ -607,4 +612,4 @@ bank_statement_lines = Table(
 
 
 # Tables kept in their own modules, on this metadata (imported here so that `metadata` is whole).
-from cets.adapters.sql import compliance_tables  # noqa: E402, F401
+from cets.adapters.sql import compliance_tables, supervision_tables  # noqa: E402, F401

@@ -34,6 +34,7 @@ _ORDER_COLUMNS = (
     t.orders.c.reason,
     t.orders.c.day,
     t.orders.c.at_us,
+    t.orders.c.closed_us,
 )
 _TRADE_COLUMNS = (
     t.trades.c.ordinal,
@@ -112,6 +113,7 @@ _SAVE_ORDER_STATE = Prepared(
         cancelled_t=bindparam("cancelled_t"),
         status=bindparam("status"),
         reason=bindparam("reason"),
+        closed_us=bindparam("closed_us"),
     )
 )
 _ORDER_BY_ID = Prepared(select(*_ORDER_COLUMNS).where(t.orders.c.id == bindparam("id")))
@@ -121,8 +123,8 @@ def order(conn: Connection, order_id: str) -> OrderRow | None:
     row = _ORDER_BY_ID(conn, id=order_id).fetchone()
     if row is None:
         return None
-    *fields, day, at_us = row
-    return OrderRow(*fields, as_date(day), at_us)  # type: ignore[call-arg]
+    *fields, day, at_us, closed_us = row
+    return OrderRow(*fields, as_date(day), at_us, closed_us)  # type: ignore[call-arg]
 
 
 def instruments(conn: Connection) -> dict[str, tuple[int, bool]]:
@@ -265,6 +267,7 @@ class VenueRows(BlockRows):
             reason=o.reason,
             day=o.day.isoformat() if self.conn.dialect.name == "sqlite" else o.day,
             at_us=o.at_us,
+            closed_us=o.closed_us,
         )
 
     def save_order_state(self, o: OrderRow) -> None:
@@ -275,6 +278,7 @@ class VenueRows(BlockRows):
             cancelled_t=o.cancelled,
             status=o.status,
             reason=o.reason,
+            closed_us=o.closed_us,
         )
 
     def insert_trades(self, rows: Sequence[TradeRow]) -> None:
@@ -307,7 +311,9 @@ class VenueRows(BlockRows):
     def unsettled_trades(self) -> list[TradeRow]:
         return trades(self.conn, unsettled=True)
 
-    def write_daily_bar(self, instrument: str, day: date, stats: DailyStats) -> None:
+    def write_daily_bar(
+        self, instrument: str, day: date, stats: DailyStats, prev_close: int | None = None
+    ) -> None:
         write_bars(
             self.conn,
             [
@@ -326,6 +332,12 @@ class VenueRows(BlockRows):
                 )
             ],
         )
+        if prev_close is not None:  # supervision's price band of the day
+            self.conn.execute(
+                update(t.daily_bars)
+                .where(t.daily_bars.c.instrument == instrument, t.daily_bars.c.day == day)
+                .values(prev_close_fen=prev_close)
+            )
 
     def bought_unsettled(self, account: str, instrument: str) -> int:
         """Units `account` bought and has not yet received (settlement delivers them)."""

@@ -10,6 +10,9 @@ Choices where DOMAIN.md is silent (written down here so they are found):
 - pledges are registered, released and enforced by the registry operator (the pledge contract
   is signed outside the registry; the operator records it);
 - restrict / unrestrict may be done by the registry operator or a supervisor (a risk measure);
+- alerts, scans, measures on alerts and large-holder reports are the supervisor's only: not
+  even the authority or the registry operator reads them (a supervisor reports to the
+  authority through the `report_to_authority` measure);
 - people and API keys are created and revoked by the authority or the registry operator;
 - reading a holder's statements: the holder's own operators with `read`, the authority, the
   registry operator and supervisors; the exchange operator and settlement banks cannot (the
@@ -163,6 +166,13 @@ RULES: dict[str, Rule] = {
     ),
     "read_holder": Rule(_READERS, own="holder", permission="read"),
     "read_registry": Rule(_READERS),
+    # Supervision (issue 7): alerts, scans, measures and large-holder reports are the
+    # supervisor's alone; a measure that restricts or freezes an account is taken through them.
+    "supervision_scan": _staff(Role.supervisor),
+    "investigate_alert": _staff(Role.supervisor),
+    "close_alert": _staff(Role.supervisor),
+    "alert_measure": _staff(Role.supervisor),
+    "read_alerts": _staff(Role.supervisor),
 }
 
 

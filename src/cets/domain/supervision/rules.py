@@ -36,3 +36,4 @@ class SupervisionRules:
     volume_share_pct: int = 30
     volume_min_t: int = 1_000  # days with less volume are not judged
     holdings_share_pct: int = 30
+    holdings_min_holders: int = 10  # fewer holders of an asset: holdings are not judged

@@ -1,0 +1,471 @@
+"""Supervision rows inside the transaction (see `supervision_tables`): the order and trade
+streams as the detectors read them, alerts and their history, large-holder reports.
+
+`SupervisionRows` is mixed into the unit of work. The stream reads are set-based: one query for
+the orders, one for the trades, one for the days' bands, whatever their number (a day's orders
+by `ix_orders_day`, its trades by `ix_trades_day`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, select, update
+
+from cets.adapters.sql import supervision_tables as s
+from cets.adapters.sql import tables as t
+from cets.adapters.sql.prepared import as_date
+from cets.adapters.sql.statements import history
+from cets.domain.ledger.model import Purpose
+from cets.domain.registry.holders import SYSTEM_HOLDERS
+from cets.domain.supervision.alerts import Alert, AlertType, Severity
+from cets.domain.supervision.events import DayContext, Holdings, OrderEvent, TradeEvent
+from cets.domain.supervision.large_holder import Movement
+from cets.domain.supervision.records import (
+    AlertAction,
+    Candidate,
+    LargeHolderReport,
+    StoredAlert,
+    alert_id,
+)
+from cets.domain.trading.calendar import DAY_END, local_datetime
+from cets.domain.trading.rules import band_limits
+from cets.domain.units import CASH
+from cets.service.clock import from_us, to_us
+
+_A, _X, _R = s.alerts.c, s.alert_actions.c, s.large_holder_reports.c
+_O, _T = t.orders.c, t.trades.c
+_SYSTEM = tuple(h.id for h in SYSTEM_HOLDERS)
+
+
+def _day_bounds(column: Any, first: date | None, last: date | None) -> list[Any]:
+    where = []
+    if first is not None:
+        where.append(column >= first)
+    if last is not None:
+        where.append(column <= last)
+    return where
+
+
+def _stored(row: Any) -> StoredAlert:
+    alert = Alert(
+        AlertType(row.type),
+        Severity(row.severity),
+        row.key,
+        row.instrument,
+        tuple(json.loads(row.accounts)),
+        tuple(json.loads(row.orders)),
+        tuple(json.loads(row.trades)),
+        row.explanation,
+    )
+    day = None if row.day is None else as_date(row.day)
+    return StoredAlert(
+        row.id, alert, day, row.state, row.resolution, row.detected_at, row.updated_at
+    )
+
+
+def _report(row: Any) -> LargeHolderReport:
+    return LargeHolderReport(
+        row.id,
+        row.holder,
+        row.asset,
+        row.position,
+        row.threshold,
+        row.limit_t,
+        row.transfer,
+        row.transfer_ordinal,
+        row.crossed_at,
+        [(d, p, c) for d, p, c in json.loads(row.history)],
+        row.alert,
+        row.at,
+    )
+
+
+class SupervisionRows:
+    """Supervision rows inside the transaction."""
+
+    conn: Connection
+
+    # -- the streams the detectors read --------------------------------------------------------
+
+    def order_events(self, first: date | None, last: date | None) -> list[OrderEvent]:
+        """Orders placed (not refused at entry) on trading days first..last, in arrival order."""
+        stmt = (
+            select(
+                _O.id,
+                _O.instrument,
+                _O.account,
+                _O.side,
+                _O.price_fen,
+                _O.quantity_t,
+                _O.at_us,
+                _O.day,
+                _O.filled_t,
+                _O.status,
+                _O.reason,
+                _O.closed_us,
+                _O.mode,
+            )
+            .where(_O.status != "rejected", *_day_bounds(_O.day, first, last))
+            .order_by(_O.seq)
+        )
+        out = []
+        for (
+            oid,
+            instr,
+            acct,
+            side,
+            price,
+            qty,
+            at,
+            day,
+            filled,
+            status,
+            reason,
+            closed,
+            mode,
+        ) in self.conn.execute(stmt):
+            cancelled = closed if status == "cancelled" else None
+            out.append(
+                OrderEvent(
+                    oid,
+                    instr,
+                    acct,
+                    side,
+                    price,
+                    qty,
+                    at,
+                    as_date(day),
+                    filled,
+                    status,
+                    reason,
+                    cancelled,
+                    mode,
+                )
+            )
+        return out
+
+    def trade_events(self, first: date | None, last: date | None) -> list[TradeEvent]:
+        """Trades of trading days first..last, in the order they were made."""
+        stmt = (
+            select(
+                _T.id,
+                _T.instrument,
+                _T.buyer,
+                _T.seller,
+                _T.price_fen,
+                _T.quantity_t,
+                _T.at_us,
+                _T.day,
+                _T.buy_order,
+                _T.sell_order,
+                _T.mode,
+            )
+            .where(*_day_bounds(_T.day, first, last))
+            .order_by(_T.ordinal)
+        )
+        return [
+            TradeEvent(tid, instr, buyer, seller, price, qty, at, as_date(day), bo, so, mode)
+            for (tid, instr, buyer, seller, price, qty, at, day, bo, so, mode) in (
+                self.conn.execute(stmt)
+            )
+        ]
+
+    def day_contexts(
+        self, wanted: set[tuple[str, date]], band_pct: int, tick_fen: int
+    ) -> dict[tuple[str, date], DayContext]:
+        """Each (instrument, day)'s previous close and listed band: the one its bar recorded,
+        else the close of the bar before it; a day not closed yet (no bar) has the
+        instrument's current previous close."""
+        if not wanted:
+            return {}
+        symbols = sorted({i for i, _ in wanted})
+        bars: dict[str, list[tuple[date, int, int | None]]] = {}
+        stmt = (
+            select(
+                t.daily_bars.c.instrument,
+                t.daily_bars.c.day,
+                t.daily_bars.c.close_fen,
+                t.daily_bars.c.prev_close_fen,
+            )
+            .where(t.daily_bars.c.instrument.in_(symbols))
+            .order_by(t.daily_bars.c.instrument, t.daily_bars.c.day)
+        )
+        for instr, day, close, prev in self.conn.execute(stmt):
+            bars.setdefault(instr, []).append((as_date(day), close, prev))
+        prices = select(t.instruments.c.symbol, t.instruments.c.prev_close_fen)
+        current = {symbol: close for symbol, close in self.conn.execute(prices)}
+        out = {}
+        for instr, day in wanted:
+            prev_close = _prev_close(bars.get(instr, []), day, current.get(instr))
+            if prev_close is None:
+                continue
+            low, high = band_limits(prev_close, band_pct, tick_fen)
+            close_us = to_us(local_datetime(day, DAY_END))
+            out[instr, day] = DayContext(instr, day, prev_close, low, high, close_us)
+        return out
+
+    def closed_days(self, first: date | None, last: date | None) -> set[tuple[str, date]]:
+        """(instrument, day) pairs whose day the venue has closed (they have a bar)."""
+        bars = t.daily_bars.c
+        stmt = select(bars.instrument, bars.day).where(*_day_bounds(bars.day, first, last))
+        return {(i, as_date(d)) for i, d in self.conn.execute(stmt)}
+
+    def controllers(self) -> dict[str, str | None]:
+        return {h: c for h, c in self.conn.execute(select(t.holders.c.id, t.holders.c.controller))}
+
+    def unit_holdings(self) -> list[Holdings]:
+        """Each unit asset's posted units by holder, the system's own accounts left out."""
+        a = t.accounts.c
+        stmt = select(a.asset, a.holder, a.credits_posted - a.debits_posted).where(
+            a.purpose == Purpose.holding, a.asset != CASH, a.holder.not_in(_SYSTEM)
+        )
+        by_asset: dict[str, dict[str, int]] = {}
+        for asset, holder, units in self.conn.execute(stmt):
+            if units > 0:
+                by_asset.setdefault(asset, {})[holder] = int(units)
+        return [Holdings(asset, by_asset[asset]) for asset in sorted(by_asset)]
+
+    # -- alerts --------------------------------------------------------------------------------
+
+    def alerts_by_key(self, keys: Sequence[str]) -> dict[str, StoredAlert]:
+        out: dict[str, StoredAlert] = {}
+        for start in range(0, len(keys), 500):
+            chunk = list(keys[start : start + 500])
+            for row in self.conn.execute(select(s.alerts).where(_A.key.in_(chunk))):
+                out[row.key] = _stored(row)
+        return out
+
+    def next_alert_ordinal(self) -> int:
+        return int(self.conn.execute(select(func.coalesce(func.max(_A.ordinal), 0))).scalar_one())
+
+    def insert_alerts(self, rows: Sequence[tuple[int, Alert, date | None]], at: int) -> None:
+        if rows:
+            self.conn.execute(
+                insert(s.alerts),
+                [
+                    {
+                        "ordinal": n,
+                        "id": alert_id(n),
+                        "state": "open",
+                        "resolution": None,
+                        "day": day,
+                        "detected_at": at,
+                        "updated_at": at,
+                        **_evidence(a),
+                    }
+                    for n, a, day in rows
+                ],
+            )
+
+    def update_alert_evidence(self, alert_id_: str, alert: Alert, at: int) -> None:
+        self.conn.execute(
+            update(s.alerts).where(_A.id == alert_id_).values(updated_at=at, **_evidence(alert))
+        )
+
+    def alert(self, alert_id_: str) -> StoredAlert | None:
+        row = self.conn.execute(select(s.alerts).where(_A.id == alert_id_)).first()
+        return None if row is None else _stored(row)
+
+    def alerts(
+        self,
+        *,
+        state: str | None = None,
+        type_: str | None = None,
+        first: date | None = None,
+        last: date | None = None,
+        account: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[StoredAlert]:
+        """Alerts in the order they were raised, filtered."""
+        stmt = select(s.alerts).where(*_day_bounds(_A.day, first, last)).order_by(_A.ordinal)
+        if state is not None:
+            stmt = stmt.where(_A.state == state)
+        if type_ is not None:
+            stmt = stmt.where(_A.type == type_)
+        if account is not None:  # the JSON list holds the id quoted
+            stmt = stmt.where(_A.accounts.contains(json.dumps(account)))
+        rows = [_stored(r) for r in self.conn.execute(stmt.offset(offset).limit(limit))]
+        return rows
+
+    def set_alert_state(self, alert_id_: str, state: str, resolution: str | None, at: int) -> None:
+        self.conn.execute(
+            update(s.alerts)
+            .where(_A.id == alert_id_)
+            .values(state=state, resolution=resolution, updated_at=at)
+        )
+
+    def insert_alert_actions(self, actions: Sequence[AlertAction]) -> None:
+        if actions:
+            self.conn.execute(
+                insert(s.alert_actions),
+                [
+                    {
+                        "alert": x.alert,
+                        "action": x.action,
+                        "state": x.state,
+                        "measure": x.measure,
+                        "account": x.account,
+                        "text": x.text,
+                        "command": x.command,
+                        "actor": x.actor,
+                        "at": x.at,
+                        "seq": x.seq,
+                    }
+                    for x in actions
+                ],
+            )
+
+    def alert_actions(self, alert_id_: str) -> list[AlertAction]:
+        stmt = (
+            select(
+                _X.alert,
+                _X.action,
+                _X.state,
+                _X.measure,
+                _X.account,
+                _X.text,
+                _X.command,
+                _X.actor,
+                _X.at,
+                _X.seq,
+            )
+            .where(_X.alert == alert_id_)
+            .order_by(_X.id)
+        )
+        return [AlertAction(*r) for r in self.conn.execute(stmt)]  # type: ignore[call-arg]
+
+    # -- large holders -------------------------------------------------------------------------
+
+    def supervision_mark(self, name: str) -> int:
+        value = self.conn.execute(
+            select(s.supervision_marks.c.value).where(s.supervision_marks.c.name == name)
+        ).scalar_one_or_none()
+        return 0 if value is None else int(value)
+
+    def set_supervision_mark(self, name: str, value: int) -> None:
+        marks = s.supervision_marks
+        done = self.conn.execute(
+            update(marks).where(marks.c.name == name).values(value=value)
+        ).rowcount
+        if not done:
+            self.conn.execute(insert(marks).values(name=name, value=value))
+
+    def last_transfer_ordinal(self) -> int:
+        return int(
+            self.conn.execute(
+                select(func.coalesce(func.max(t.transfers.c.ordinal), 0))
+            ).scalar_one()
+        )
+
+    def large_holder_candidates(self, min_units: int, after_ordinal: int) -> list[Candidate]:
+        """Holders' holding accounts of unit assets that moved after transfer `after_ordinal`
+        and now hold at least `min_units`."""
+        a, h = t.accounts.c, t.holders.c
+        stmt = (
+            select(a.id, a.holder, h.kind, a.asset, a.credits_posted - a.debits_posted)
+            .join(t.holders, h.id == a.holder)
+            .where(
+                a.purpose == Purpose.holding,
+                a.asset != CASH,
+                a.holder.not_in(_SYSTEM),
+                a.last_transfer > after_ordinal,
+                a.credits_posted - a.debits_posted >= min_units,
+            )
+            .order_by(a.holder, a.asset)
+        )
+        return [Candidate(*r) for r in self.conn.execute(stmt)]
+
+    def movements(self, account_id: int, after_ordinal: int = 0) -> Iterator[Movement]:
+        """The account's changes of posted units after transfer `after_ordinal`, newest first
+        (a hold reserves units without moving them: not a movement)."""
+        before = None
+        while True:
+            lines = history(self.conn, account_id, before=before, limit=500)
+            for line in lines:
+                if line.ordinal <= after_ordinal:
+                    return
+                if line.posted:
+                    at = line.at_us
+                    day = from_us(at).date()
+                    yield Movement(line.ordinal, line.id, line.code, at, day, line.posted)
+            if len(lines) < 500:
+                return
+            before = lines[-1].ordinal
+
+    def buy_trades_of_day(self, holder: str, asset: str, day: date) -> list[str]:
+        stmt = (
+            select(_T.id)
+            .where(and_(_T.buyer == holder, _T.instrument == asset, _T.day == day))
+            .order_by(_T.ordinal)
+        )
+        return [r for (r,) in self.conn.execute(stmt)]
+
+    def large_holder_report_exists(self, holder: str, asset: str, ordinal: int) -> bool:
+        stmt = select(_R.id).where(
+            _R.holder == holder, _R.asset == asset, _R.transfer_ordinal == ordinal
+        )
+        return self.conn.execute(stmt).first() is not None
+
+    def insert_large_holder_report(self, report: LargeHolderReport) -> None:
+        self.conn.execute(
+            insert(s.large_holder_reports).values(
+                id=report.id,
+                holder=report.holder,
+                asset=report.asset,
+                position=report.position,
+                threshold=report.threshold,
+                limit_t=report.limit_t,
+                transfer=report.transfer,
+                transfer_ordinal=report.transfer_ordinal,
+                crossed_at=report.crossed_at,
+                history=json.dumps(report.history),
+                alert=report.alert,
+                at=report.at,
+            )
+        )
+
+    def large_holder_reports(
+        self, *, holder: str | None = None, report_id: str | None = None
+    ) -> list[LargeHolderReport]:
+        stmt = select(s.large_holder_reports).order_by(_R.crossed_at, _R.id)
+        if holder is not None:
+            stmt = stmt.where(_R.holder == holder)
+        if report_id is not None:
+            stmt = stmt.where(_R.id == report_id)
+        return [_report(r) for r in self.conn.execute(stmt)]
+
+    def count_large_holder_reports(self) -> int:
+        return int(
+            self.conn.execute(select(func.count()).select_from(s.large_holder_reports)).scalar_one()
+        )
+
+
+def _evidence(a: Alert) -> dict[str, Any]:
+    return {
+        "key": a.key,
+        "type": a.type.value,
+        "severity": int(a.severity),
+        "instrument": a.instrument,
+        "accounts": json.dumps(list(a.accounts)),
+        "orders": json.dumps(list(a.orders)),
+        "trades": json.dumps(list(a.trades)),
+        "explanation": a.explanation,
+    }
+
+
+def _prev_close(
+    bars: list[tuple[date, int, int | None]], day: date, current: int | None
+) -> int | None:
+    previous_close = None
+    for bar_day, close, prev in bars:
+        if bar_day == day:
+            return prev if prev is not None else previous_close
+        if bar_day > day:
+            break
+        previous_close = close
+    return current if previous_close is None or bars[-1][0] < day else previous_close

@@ -1,0 +1,47 @@
+"""The outcome's `alerts` section (SCENARIOS.md: `{"type": "wash_trade", "accounts": [...],
+"trades": [...]}`), and what supervision adds to it.
+
+Alerts come in the order they were raised, each with its `id`, `type`, `severity` (low, medium,
+high), `state` (open, investigating, closed) and `resolution` once closed, the `instrument` and
+`day` it is about, its evidence (`accounts`, `orders`, `trades`), the plain-language
+`explanation`, and the `measures` taken on it (kind and account). The large-holder reports are
+not a section of their own: each is a `large_holder` alert, with the report's id in `report`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cets.service.supervision import Supervision
+
+
+def alerts_section(supervision: Supervision) -> list[dict[str, Any]]:
+    reports = {r.alert: r.id for r in supervision.large_holder_reports()}
+    out = []
+    for stored in supervision.alerts():
+        a = stored.alert
+        found = supervision.alert(stored.id)
+        assert found is not None
+        entry: dict[str, Any] = {
+            "id": stored.id,
+            "type": a.type.value,
+            "severity": a.severity.name,
+            "state": stored.state,
+            "instrument": a.instrument,
+            "day": None if stored.day is None else stored.day.isoformat(),
+            "accounts": list(a.accounts),
+            "orders": list(a.orders),
+            "trades": list(a.trades),
+            "explanation": a.explanation,
+            "measures": [
+                {"measure": x.measure, "account": x.account}
+                for x in found[1]
+                if x.action == "measure"
+            ],
+        }
+        if stored.resolution is not None:
+            entry["resolution"] = stored.resolution
+        if stored.id in reports:
+            entry["report"] = reports[stored.id]
+        out.append(entry)
+    return out
