@@ -39,6 +39,7 @@ from cets.entrypoints.api.routes import (
 )
 from cets.service.clock import Clock, SystemClock
 from cets.service.day_close import DayCloser
+from cets.service.surveillance import Surveillance
 
 
 def create_app(
@@ -49,7 +50,8 @@ def create_app(
     close_days: bool = False,
 ) -> FastAPI:
     """The app over `store`. With `close_days` (what `cets serve` does) it also closes each
-    trading day at 15:00 by itself (`DayCloser`): first a missed day, before serving."""
+    trading day at 15:00 by itself (`DayCloser`): first a missed day, before serving; and runs
+    supervision's live scan every few seconds (`Surveillance`)."""
     services = Services.build(store, clock or SystemClock(), policy or Policy())
 
     @asynccontextmanager
@@ -60,9 +62,12 @@ def create_app(
         closer = DayCloser(services.exchange)
         await run_in_threadpool(closer.run_once)
         closer.start()
+        watcher = Surveillance(services.supervision)
+        watcher.start()
         try:
             yield
         finally:
+            await run_in_threadpool(watcher.stop)
             await run_in_threadpool(closer.stop)
 
     # Swagger UI and ReDoc from the assets fastapi-offline ships: no CDN at run time.

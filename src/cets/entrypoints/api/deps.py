@@ -25,6 +25,7 @@ from cets.service.operations import Gate
 from cets.service.people import AuthenticationError, People
 from cets.service.ports import CommandResult, OrderRow
 from cets.service.registry import Registry
+from cets.service.supervision import Supervision
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,7 @@ class Services:
     exchange: Exchange
     funds: Funds
     compliance: Compliance
+    supervision: Supervision
 
     @classmethod
     def build(cls, store: SqlStore, clock: Clock, policy: Policy) -> Services:
@@ -45,16 +47,21 @@ class Services:
         registry = Registry(store, clock, calendar=calendar)
         exchange = Exchange(store, clock, policy)
         compliance = Compliance(store, clock, policy)
+        supervision = Supervision(store, clock, policy)
+        gate = Gate(
+            registry, policy, venue=exchange, compliance=compliance, supervision=supervision
+        )
         return cls(
             store,
             clock,
             policy,
             registry,
-            Gate(registry, policy, venue=exchange, compliance=compliance),
+            gate,
             People(store, clock),
             exchange,
             Funds(store, clock, calendar=calendar),
             compliance,
+            supervision,
         )
 
 
