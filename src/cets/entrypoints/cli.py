@@ -22,6 +22,7 @@ from cets.entrypoints import cli_auction, cli_bank, cli_import, cli_market, cli_
 from cets.entrypoints import scenario as scenarios
 from cets.entrypoints.cli_compliance import compliance_app
 from cets.entrypoints.cli_replay import replay_app
+from cets.entrypoints.cli_supervision import supervision_app
 from cets.service.clock import SystemClock
 from cets.service.people import People
 
@@ -51,6 +52,7 @@ app.add_typer(cli_bank.bank_app, name="bank")
 app.add_typer(cli_settlement.settlement_app, name="settlement")
 app.add_typer(replay_app, name="replay")
 app.add_typer(compliance_app, name="compliance")
+app.add_typer(supervision_app, name="supervision")
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)

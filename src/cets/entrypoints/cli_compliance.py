@@ -30,9 +30,7 @@ both, `--csv` writes the table, `--xlsx` a workbook with a "Status" and a "Rates
 
 from __future__ import annotations
 
-import inspect
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import date
@@ -52,7 +50,9 @@ from cets.domain.units import CCER, AmountError, AssetError, parse_asset, parse_
 from cets.entrypoints import cli_admin as admin
 from cets.entrypoints import cli_market_view as view
 from cets.entrypoints import compliance_report as report
-from cets.entrypoints.cli_market_view import AtOption, JsonOption, fail, out, refuse
+from cets.entrypoints.cli_market_view import JsonOption, fail, out, refuse
+from cets.entrypoints.cli_writes import Act as _Act
+from cets.entrypoints.cli_writes import write as _write
 from cets.service.clock import SettableClock, SystemClock, from_us
 from cets.service.compliance import Compliance, StatusTable
 from cets.service.operations import Gate
@@ -82,9 +82,6 @@ Year = Annotated[int, typer.Argument(help="A compliance year, e.g. 2023.")]
 Holder = Annotated[str, typer.Argument(help="The entity (holder id).")]
 Quantity = Annotated[int, typer.Argument(help="Whole tonnes.")]
 FileArg = Annotated[Path, typer.Argument(help="A .csv or .xlsx file.")]
-ClientId = Annotated[
-    str | None, typer.Option("--id", help="Client id (idempotency key); default: new.")
-]
 Reason = Annotated[str | None, typer.Option("--reason", help="Why (a correction needs one).")]
 
 
@@ -109,50 +106,6 @@ def _desk(db: str | None, actor: str, config: Path | None, at: str | None) -> It
         yield _Desk(session.person, compliance, gate)
     finally:
         session.store.close()
-
-
-@dataclass(frozen=True)
-class _Act:
-    """Who acts, where and when: the options every write takes."""
-
-    cmd_id: str
-    db: str | None
-    actor: str
-    config: Path | None
-    at: str | None
-
-
-_WRITE_OPTIONS = [
-    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=option)
-    for name, option, default in (
-        ("cmd_id", ClientId, None),
-        ("db", admin.DbOption, None),
-        ("actor", admin.AsOption, "admin"),
-        ("config", admin.ConfigOption, None),
-        ("at", AtOption, None),
-    )
-]
-Write = Callable[..., None]
-
-
-def _write(app: typer.Typer, name: str) -> Callable[[Write], Write]:
-    """Register `command(act, ...)` as `name` of `app`, with the options every write takes
-    (--id, default a new id; --db; --as; --config; --at) added after its own and handed to it
-    as `act`. Typer reads the signature, so the twelve writes state them once, here."""
-
-    def register(command: Write) -> Write:
-        own = list(inspect.signature(command, eval_str=True).parameters.values())[1:]
-
-        def run(**values: Any) -> None:
-            cmd_id, *rest = (values.pop(p.name) for p in _WRITE_OPTIONS)
-            command(_Act(cmd_id or f"cli-{uuid.uuid4().hex[:16]}", *rest), **values)
-
-        run.__signature__ = inspect.Signature([*own, *_WRITE_OPTIONS])  # type: ignore[attr-defined]
-        run.__doc__ = command.__doc__
-        app.command(name)(run)
-        return command
-
-    return register
 
 
 def _submit(act: _Act, kind: str, params: dict[str, Any], what: str) -> CommandResult:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from sqlalchemy import Connection, Engine, func, select, text
@@ -131,6 +132,27 @@ class StoreReads:
         with self.engine.connect() as conn:
             return venue.order(conn, order_id)
 
+    def venue_evidence(
+        self, order_ids: Sequence[str], trade_ids: Sequence[str]
+    ) -> tuple[list[OrderRow], list[TradeRow]]:
+        """The orders and trades named (a supervision alert's evidence), in the order named;
+        ids that name nothing are left out. A few set-based queries, whatever their number."""
+        orders: dict[str, OrderRow] = {}
+        trades: dict[str, TradeRow] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(order_ids), 500):
+                chunk = list(order_ids[i : i + 500])
+                stmt = select(*venue._ORDER_COLUMNS).where(t.orders.c.id.in_(chunk))
+                orders |= {r[0]: OrderRow(*r) for r in conn.execute(stmt)}  # type: ignore[call-arg]
+            for i in range(0, len(trade_ids), 500):
+                chunk = list(trade_ids[i : i + 500])
+                stmt = select(*venue._TRADE_COLUMNS).where(t.trades.c.id.in_(chunk))
+                trades |= {r[1]: TradeRow(*r) for r in conn.execute(stmt)}  # type: ignore[call-arg]
+        return (
+            [orders[o] for o in order_ids if o in orders],
+            [trades[x] for x in trade_ids if x in trades],
+        )
+
     def venue_trades(
         self,
         *,
@@ -141,6 +163,11 @@ class StoreReads:
     ) -> list[TradeRow]:
         with self.engine.connect() as conn:
             return venue.trades(conn, instrument=instrument, since=since, until=until, last=last)
+
+    def venue_trades_by_id(self, ids: Sequence[str]) -> list[TradeRow]:
+        """The trades named (an alert's evidence), in the order they were made."""
+        with self.engine.connect() as conn:
+            return [t for i in ids for t in venue.trades(conn, trade_id=i)]
 
     def venue_trades_after(self, instrument: str, after: int, *, limit: int) -> list[TradeRow]:
         """The first `limit` trades of `instrument` with an ordinal above `after`, oldest first
