@@ -93,20 +93,30 @@ def test_a_wash_trade_is_raised_live_with_its_evidence_kept_once_and_updated_whi
         ("updated", again.seq),
     ]
     scans = [e for e in market.store.journal_entries() if e.kind == "supervision_scan"]
-    assert json.loads(scans[0].body)["raised"] == [
-        {"id": "AL1", "key": stored.alert.key}
-    ]
+    assert json.loads(scans[0].body)["raised"] == [{"id": "AL1", "key": stored.alert.key}]
 
 
-def test_an_alert_taken_up_keeps_the_evidence_it_was_judged_on(market: Market) -> None:
+def test_an_alert_taken_up_keeps_its_evidence_and_what_comes_later_is_a_new_alert(
+    market: Market,
+) -> None:
     market.clock.set(at(10))
     market.trade("E1", "E2", 100)
     market.supervision.scan_live(actor="sv")
     assert market.supervision.investigate("inv", "AL1", note="calling E1", actor="sup").ok
+    assert market.supervision.scan_live(actor="sv").raised == []  # nothing new: nothing raised
     market.trade("E2", "E1", 50)
     result = market.supervision.scan_live(actor="sv")
-    assert result.raised == [] and result.updated == []
-    assert market.supervision.alerts()[0].alert.trades == ("T1",)
+    assert result.raised == ["AL2"] and result.updated == []
+    first, second = market.supervision.alerts()
+    assert first.alert.trades == ("T1",) and first.state == "investigating"
+    assert second.alert.trades == ("T1", "T2") and second.state == "open"
+    assert second.alert.key == first.alert.key  # the same topic, a new alert
+    market.trade("E1", "E2", 20)
+    assert market.supervision.scan_live(actor="sv").updated == ["AL2"]  # it grows while open
+    assert [a.id for a in market.supervision.alerts()] == ["AL1", "AL2"]
+    scans = [json.loads(e.body) for e in market.store.journal_entries()]
+    keys = [r["key"] for b in scans if "raised" in b for r in b["raised"]]
+    assert keys == [first.alert.key, f"{first.alert.key}#2"]
 
 
 def test_rules_that_judge_a_whole_day_wait_for_its_close(market: Market) -> None:
@@ -255,7 +265,7 @@ def test_crossing_the_large_holder_threshold_makes_one_report_with_the_history(
     assert report.history == [("2024-03-04", 7_000, 7_000), ("2024-03-05", 8_500, 1_500)]
     alert = {a.id: a for a in m.supervision.alerts()}[report.alert]
     assert alert.alert.type == "large_holder" and alert.alert.accounts == ("I1",)
-    assert "8500 t" in alert.alert.explanation and "t2" in alert.alert.explanation
+    assert "8,500 t" in alert.alert.explanation and "t2" in alert.alert.explanation
     assert m.supervision.scan_live(actor="sv").reports == []  # one report per crossing
 
     # Back under the threshold, then over it again: a second crossing, a second report.

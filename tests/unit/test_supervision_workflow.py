@@ -99,8 +99,8 @@ def test_a_large_holder_alert_names_the_crossing() -> None:
     (crossing,) = crossings(9_500, [_m(2, 2_000), _m(1, 7_500)], 8_000)
     alert = large_holder_alert("I1", "CEA-2024", crossing, 8_000, 10_000, ("T7",))
     assert alert.type == AlertType.large_holder and alert.severity == Severity.medium
-    assert alert.key == "large_holder:CEA-2024:I1:2" and alert.trades == ("T7",)
-    assert "9500 t" in alert.explanation and "7500 t before transfer t2" in alert.explanation
+    assert alert.key == "large_holder:CEA-2024:2024-03-04:I1:2" and alert.trades == ("T7",)
+    assert "9,500 t" in alert.explanation and "7,500 t before transfer t2" in alert.explanation
     over = large_holder_alert("I1", "CEA-2024", crossing, 8_000, 9_000, ())
     assert over.severity == Severity.high  # beyond the limit itself
 

@@ -11,7 +11,9 @@ large-holder reports, and the supervisor's workflow over alerts (DOMAIN.md, "Sup
 Reading and detecting happen outside the writers' lock (a batch over a million trades must not
 stop the market); writing takes it. A scan that finds an alert already kept updates its
 evidence while it is still open (a wash-trading pair's later trades join the same alert); once
-a supervisor took it up, the alert is left as it is. A scan that finds something new is one
+a supervisor took it up (investigating or closed), the alert is left as it was judged, and a
+finding on the same topic naming orders or trades it did not raises a new alert (key
+`<topic>#2`, `#3`...), which grows while it is open. A scan that finds something new is one
 journal entry (`supervision_scan`) naming every alert and report it raised or updated, and each
 alert's history gets a `raised` or `updated` line pointing at that entry.
 
@@ -84,9 +86,11 @@ class SupervisionUnitOfWork(UnitOfWork, Protocol):
     def closed_days(self, first: date | None, last: date | None) -> set[tuple[str, date]]: ...
     def controllers(self) -> dict[str, str | None]: ...
     def unit_holdings(self) -> list[Any]: ...
-    def alerts_by_key(self, keys: Sequence[str]) -> dict[str, StoredAlert]: ...
+    def latest_alerts(self, topics: Sequence[str]) -> dict[str, tuple[StoredAlert, int]]: ...
     def next_alert_ordinal(self) -> int: ...
-    def insert_alerts(self, rows: Sequence[tuple[int, Alert, date | None]], at: int) -> None: ...
+    def insert_alerts(
+        self, rows: Sequence[tuple[int, Alert, date | None, str]], at: int
+    ) -> None: ...
     def update_alert_evidence(self, alert_id_: str, alert: Alert, at: int) -> None: ...
     def alert(self, alert_id_: str) -> StoredAlert | None: ...
     def alerts(self, **filters: Any) -> list[StoredAlert]: ...
@@ -156,30 +160,35 @@ class Supervision(RegistryBase):
             rows = supervision_uow(uow)
             crossed = self._large_holders(rows, now)
             found.extend(c.alert for c in crossed)
-            known = rows.alerts_by_key([a.key for a in found])
+            latest = rows.latest_alerts([a.key for a in found])
             ordinal = rows.next_alert_ordinal()
-            new: list[tuple[int, Alert, date | None]] = []
+            new: list[tuple[int, Alert, date | None, str]] = []
             updated: list[tuple[str, Alert]] = []
             seen: set[str] = set()
             for a in found:
                 if a.key in seen:
                     continue
                 seen.add(a.key)
-                stored = known.get(a.key)
-                if stored is None:
+                hit = latest.get(a.key)
+                if hit is None:
                     ordinal += 1
-                    new.append((ordinal, a, alert_day(a)))
-                elif stored.state == AlertState.open and stored.alert != a:
-                    updated.append((stored.id, a))
+                    new.append((ordinal, a, alert_day(a), a.key))
+                elif hit[0].state == AlertState.open:
+                    if hit[0].alert != a:
+                        updated.append((hit[0].id, a))
+                elif _new_evidence(a, hit[0].alert):  # taken up: what came since is new
+                    ordinal += 1
+                    new.append((ordinal, a, alert_day(a), f"{a.key}#{hit[1] + 1}"))
             if not new and not updated and not crossed:
                 uow.commit()  # the large-holder mark moved on
                 return ScanResult([], [], [], None)
-            ids = {k: s.id for k, s in known.items()} | {a.key: alert_id(n) for n, a, _ in new}
+            ids = {k: hit[0].id for k, hit in latest.items()}
+            ids |= {a.key: alert_id(n) for n, a, _, _ in new}
             reports = [_with_alert(c.report, ids[c.alert.key]) for c in crossed]
             body = {
                 "first": None if first is None else first.isoformat(),
                 "last": None if last is None else last.isoformat(),
-                "raised": [{"id": alert_id(n), "key": a.key} for n, a, _ in new],
+                "raised": [{"id": alert_id(n), "key": key} for n, _, _, key in new],
                 "updated": [i for i, _ in updated],
                 "reports": [r.id for r in reports],
             }
@@ -190,12 +199,12 @@ class Supervision(RegistryBase):
             for report in reports:
                 rows.insert_large_holder_report(report)
             rows.insert_alert_actions(
-                [_action(alert_id(n), "raised", actor, now, seq) for n, _, _ in new]
+                [_action(alert_id(n), "raised", actor, now, seq) for n, _, _, _ in new]
                 + [_action(i, "updated", actor, now, seq) for i, _ in updated]
             )
             uow.commit()
         return ScanResult(
-            [alert_id(n) for n, _, _ in new], [i for i, _ in updated], [r.id for r in reports], seq
+            [alert_id(n) for n, *_ in new], [i for i, _ in updated], [r.id for r in reports], seq
         )
 
     def _detect(self, first: date | None, last: date | None) -> list[Alert]:
@@ -410,6 +419,11 @@ def _only_account(stored: StoredAlert, kind: Measure) -> str:
 
 def _action(alert: str, action: str, actor: str, at: int, seq: int) -> AlertAction:
     return AlertAction(alert, action, AlertState.open, None, None, None, None, actor, at, seq)
+
+
+def _new_evidence(found: Alert, kept: Alert) -> bool:
+    """Whether a finding names orders or trades its topic's latest alert did not."""
+    return bool(set(found.orders + found.trades) - set(kept.orders + kept.trades))
 
 
 def _with_alert(report: LargeHolderReport, alert: str) -> LargeHolderReport:

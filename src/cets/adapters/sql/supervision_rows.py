@@ -54,7 +54,7 @@ def _stored(row: Any) -> StoredAlert:
     alert = Alert(
         AlertType(row.type),
         Severity(row.severity),
-        row.key,
+        row.topic,
         row.instrument,
         tuple(json.loads(row.accounts)),
         tuple(json.loads(row.orders)),
@@ -231,18 +231,24 @@ class SupervisionRows:
 
     # -- alerts --------------------------------------------------------------------------------
 
-    def alerts_by_key(self, keys: Sequence[str]) -> dict[str, StoredAlert]:
-        out: dict[str, StoredAlert] = {}
-        for start in range(0, len(keys), 500):
-            chunk = list(keys[start : start + 500])
-            for row in self.conn.execute(select(s.alerts).where(_A.key.in_(chunk))):
-                out[row.key] = _stored(row)
+    def latest_alerts(self, topics: Sequence[str]) -> dict[str, tuple[StoredAlert, int]]:
+        """For each topic (a detector's key) already alerted: its latest alert and how many
+        alerts it has had."""
+        out: dict[str, tuple[StoredAlert, int]] = {}
+        for start in range(0, len(topics), 500):
+            chunk = list(topics[start : start + 500])
+            stmt = select(s.alerts).where(_A.topic.in_(chunk)).order_by(_A.ordinal)
+            for row in self.conn.execute(stmt):
+                seen = out.get(row.topic)
+                out[row.topic] = (_stored(row), 1 if seen is None else seen[1] + 1)
         return out
 
     def next_alert_ordinal(self) -> int:
         return int(self.conn.execute(select(func.coalesce(func.max(_A.ordinal), 0))).scalar_one())
 
-    def insert_alerts(self, rows: Sequence[tuple[int, Alert, date | None]], at: int) -> None:
+    def insert_alerts(self, rows: Sequence[tuple[int, Alert, date | None, str]], at: int) -> None:
+        """Alerts (ordinal, the finding, its day, its key: the finding's own, or `#n` after it
+        when its topic was alerted before)."""
         if rows:
             self.conn.execute(
                 insert(s.alerts),
@@ -256,8 +262,9 @@ class SupervisionRows:
                         "detected_at": at,
                         "updated_at": at,
                         **_evidence(a),
+                        "key": key,
                     }
-                    for n, a, day in rows
+                    for n, a, day, key in rows
                 ],
             )
 
@@ -447,7 +454,7 @@ class SupervisionRows:
 
 def _evidence(a: Alert) -> dict[str, Any]:
     return {
-        "key": a.key,
+        "topic": a.key,
         "type": a.type.value,
         "severity": int(a.severity),
         "instrument": a.instrument,

@@ -1,9 +1,10 @@
 """Supervision tables (migration 0011), on the one `tables.metadata`.
 
-- `alerts`: every alert a detector raised, once per `key` (what it is about: type, instrument,
-  day, accounts), with its evidence (account, order and trade ids as JSON lists), severity,
-  plain-language explanation, and where the supervisor's workflow has it (open, investigating,
-  closed with a resolution).
+- `alerts`: every alert a detector raised, once per `key`, with its `topic` (the detector's
+  key: what it is about, type, instrument, day, accounts; a topic raised again after its alert
+  was taken up gets a new alert, keyed `<topic>#2`, `#3`...), its evidence (account, order and
+  trade ids as JSON lists), severity, plain-language explanation, and where the supervisor's
+  workflow has it (open, investigating, closed with a resolution).
 - `alert_actions`: the alert's history, one row per event: raised, evidence updated, state
   changed, measure taken (risk warning letter, restrict account, freeze, report to the
   authority), note; each names who, when and the journal entry that holds it.
@@ -37,6 +38,7 @@ alerts = Table(
     Column("ordinal", BigInteger, primary_key=True, autoincrement=False),
     Column("id", String(32), nullable=False),
     Column("key", String(400), nullable=False),
+    Column("topic", String(400), nullable=False),  # the detector's key
     Column("type", String(32), nullable=False),
     Column("severity", Integer, nullable=False),
     Column("instrument", String(16)),
@@ -56,6 +58,7 @@ alerts = Table(
     CheckConstraint("(state = 'closed') = (resolution IS NOT NULL)", name="closed_resolved"),
     Index("ix_alerts_state", "state"),
     Index("ix_alerts_day", "day"),
+    Index("ix_alerts_topic", "topic", "ordinal"),
 )
 
 alert_actions = Table(

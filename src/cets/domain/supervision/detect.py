@@ -9,8 +9,11 @@ two ways by the service:
   (wash trades, self-trade attempts, large orders cancelled before they can trade, prices at
   the band limits or jumping). The rules that judge a whole day (marking the close, the
   order-to-trade ratio, a holder's share of the day's volume) wait for the day's close: a share
-  of a day half gone is not the day's share. `closed` names the (instrument, day) pairs whose
-  day is closed.
+  of a day half gone is not the day's share. So do the parts of a rule measured against the
+  day: an order is "large" for spoofing by its own size (`spoof_min_t`) while the day trades,
+  and by its share of the day's volume (`spoof_volume_pct`) only once the day is closed.
+  `closed` names the (instrument, day) pairs whose day is closed; the events of the other days
+  are judged with those rules left out.
 
 Holdings concentration is judged only in a market of at least `holdings_min_holders` holders:
 in a market of three, each holds a third, and that says nothing.
@@ -19,7 +22,7 @@ in a market of three, each holds a third, and that says nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from cets.domain.supervision.alerts import Alert, AlertType
@@ -92,10 +95,27 @@ def detect_all(
     closed: set[tuple[str, date]] | None = None,
 ) -> list[Alert]:
     """Every alert the detectors find in `history`, in the order of `DETECTORS`; with `closed`
-    given, whole-day alerts only for the days in it."""
-    alerts = [a for detect in DETECTORS.values() for a in detect(history, rules)]
+    given, the days not in it are judged without the rules that need the whole day."""
     if closed is None:
-        return alerts
-    return [
-        a for a in alerts if not judges_whole_day(a) or (a.instrument or "", alert_day(a)) in closed
-    ]
+        return _run(history, rules)
+    done = replace(
+        history,
+        orders=[o for o in history.orders if (o.instrument, o.day) in closed],
+        trades=[t for t in history.trades if (t.instrument, t.day) in closed],
+    )
+    trading = replace(
+        history,
+        orders=[o for o in history.orders if (o.instrument, o.day) not in closed],
+        trades=[t for t in history.trades if (t.instrument, t.day) not in closed],
+        holdings=(),
+    )
+    so_far = replace(rules, spoof_volume_pct=_NEVER)
+    live = [a for a in _run(trading, so_far) if not judges_whole_day(a)]
+    return _run(done, rules) + live
+
+
+_NEVER = 1 << 40  # a percentage no order reaches
+
+
+def _run(history: History, rules: SupervisionRules) -> list[Alert]:
+    return [a for detect in DETECTORS.values() for a in detect(history, rules)]

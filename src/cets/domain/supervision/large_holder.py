@@ -104,15 +104,15 @@ def large_holder_alert(
     return Alert(
         type=AlertType.large_holder,
         severity=severity,
-        key=f"large_holder:{asset}:{holder}:{m.ordinal}",
+        key=f"large_holder:{asset}:{m.day.isoformat()}:{holder}:{m.ordinal}",
         instrument=asset,
         accounts=(holder,),
         orders=(),
         trades=tuple(trades),
         explanation=(
-            f"{holder} now holds {crossing.after} t of {asset} ({share}% of its position limit "
-            f"of {limit_t} t), at or above the large-holder reporting threshold of {threshold} t; "
-            f"it held {crossing.before} t before {how} on {m.day.isoformat()} at "
-            f"{clock(m.at_us)}"
+            f"{holder} now holds {crossing.after:,} t of {asset} ({share}% of its position "
+            f"limit of {limit_t:,} t), at or above the large-holder reporting threshold of "
+            f"{threshold:,} t; it held {crossing.before:,} t before {how} on "
+            f"{m.day.isoformat()} at {clock(m.at_us)}"
         ),
     )

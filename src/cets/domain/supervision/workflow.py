@@ -5,8 +5,8 @@ account, freeze, report to the authority).
 States: `open` (raised by a detector) -> `investigating` (a supervisor took it up) -> `closed`
 (with a resolution). An open alert may also be closed at once (a supervisor dismisses a plain
 false positive as `no_violation`); a closed alert stays closed: new evidence on the same matter
-raises a new alert. A measure is taken on an alert that is not closed; taking one on an open
-alert puts it under investigation (somebody is acting on it).
+raises a new alert (`cets.service.supervision`). A measure is taken on an alert that is not
+closed; taking one on an open alert puts it under investigation (somebody is acting on it).
 
 What each measure does to the account (the service applies it in the same transaction as the
 record): `risk_warning_letter` and `report_to_authority` are records (the letter's or report's

@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("ordinal", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("id", sa.String(32), nullable=False),
         sa.Column("key", sa.String(400), nullable=False),
+        sa.Column("topic", sa.String(400), nullable=False),
         sa.Column("type", sa.String(32), nullable=False),
         sa.Column("severity", sa.Integer, nullable=False),
         sa.Column("instrument", sa.String(16)),
@@ -55,6 +56,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_alerts_state", "alerts", ["state"])
     op.create_index("ix_alerts_day", "alerts", ["day"])
+    op.create_index("ix_alerts_topic", "alerts", ["topic", "ordinal"])
     op.create_table(
         "alert_actions",
         sa.Column("id", Id, primary_key=True, autoincrement=True),
