@@ -5,8 +5,8 @@
 #   make lint      ruff check + ruff format --check + mypy
 #   make test      lint, then the whole pytest suite with PostgreSQL tests REQUIRED
 #   make run       build the demo database (once) from DEMO and the Hubei prices, serve on :8000
-#   make bench     ledger, matching, order-entry, settlement and compliance benchmarks
-#                  (the `bench` extra)
+#   make bench     ledger, matching, order-entry, settlement, compliance and supervision
+#                  benchmarks (the `bench` extra)
 #   make clean     remove caches and build artefacts (keeps .venv)
 #
 # Overridable: PYTHON (interpreter used to create the venv), PYTEST_ARGS, DEMO.
@@ -71,6 +71,8 @@ bench: venv postgres
 	$(BIN)/python bench/order_entry.py
 	$(BIN)/python bench/settlement.py
 	$(BIN)/python bench/compliance.py
+	$(BIN)/python bench/supervision.py
+	$(BIN)/python bench/supervision_store.py
 
 clean:
 	rm -rf build dist test-artifacts .pytest_cache .mypy_cache .ruff_cache .hypothesis

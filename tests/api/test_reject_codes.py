@@ -32,6 +32,7 @@ from cets.service.exchange import Exchange
 from cets.service.funds import Funds
 from cets.service.people import People
 from cets.service.registry import Registry
+from cets.service.supervision import Supervision
 from conftest import Api
 
 CEA = "CEA-2024"
@@ -280,6 +281,20 @@ def e1_offset_used(reg: Registry) -> None:
     desk = compliance(reg)
     assert desk.surrender("O1", "E1", 2024, "CCER", 10).ok
     assert desk.decide_offset("arrange-use", "O1", use=True, actor="auth1").ok
+
+
+def alert_closed(reg: Registry) -> None:
+    """Alert AL1 (E1 sold 10 t to E2, who sold them straight back: a round trip), closed."""
+    venue = listed(reg)
+    assert reg.allocate("arrange-allocate-e2", "E2", CEA, 10).ok
+    for holder in ("E1", "E2"):
+        assert reg.deposit(f"arrange-deposit-{holder}", holder, 10_000_00).ok
+    for n, (seller, buyer) in enumerate((("E1", "E2"), ("E2", "E1"))):
+        assert venue.place(f"S{n}", seller, CEA, "sell", 10, 6000, actor="setup").ok
+        assert venue.place(f"B{n}", buyer, CEA, "buy", 10, 6000, actor="setup").ok
+    desk = Supervision(reg.store, reg.clock, Policy())
+    assert desk.scan(actor="sup1").raised == ["AL1"]
+    assert desk.close_alert("arrange-close-alert", "AL1", "no_violation", actor="sup1").ok
 
 
 @dataclass(frozen=True)
@@ -740,6 +755,22 @@ CASES: dict[str, Case] = {
         409,
         "insufficient_funds",
         "amount",
+    ),
+    # supervision: the alert a path names, and what its state allows
+    "unknown_alert: reading an alert there is not": Case(
+        "sup1", "/v1/supervision/alerts/AL9", None, 404, "unknown_alert", "alert", method="GET"
+    ),
+    "unknown_alert: taking up an alert there is not": Case(
+        "sup1", "/v1/supervision/alerts/AL9/investigate", {"id": "i1"}, 404, "unknown_alert"
+    ),
+    "alert_state_does_not_allow: a measure on a closed alert": Case(
+        "sup1",
+        "/v1/supervision/alerts/AL1/measures",
+        {"id": "m1", "measure": "risk_warning_letter", "account": "E1"},
+        409,
+        "alert_state_does_not_allow",
+        "alert",
+        arrange=alert_closed,
     ),
     # one-way auctions
     "unknown_auction: a bid in an auction there is not": Case(

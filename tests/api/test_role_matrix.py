@@ -261,6 +261,29 @@ def with_next_vintage(api: Api) -> None:
     assert registry(api).issue("seed-2025", "CEA-2025", 1000).ok
 
 
+def with_alert(api: Api) -> None:
+    """Alert AL1 open: E1 sold 100 t to E2 and E2 sold 100 t back at once (a round trip)."""
+    venue = with_market(api)
+    reg = registry(api)
+    assert reg.allocate("seed-allocate-e2", "E2", CEA, 100).ok
+    for holder in ("E1", "E2"):
+        assert reg.deposit(f"seed-deposit-{holder}", holder, 10_000_000).ok
+    for n, (seller, buyer) in enumerate((("E1", "E2"), ("E2", "E1"))):
+        assert venue.place(f"S{n}", seller, CEA, "sell", 100, 6000, actor="setup").ok
+        assert venue.place(f"B{n}", buyer, CEA, "buy", 100, 6000, actor="setup").ok
+    scan = api.post("/v1/supervision/scan", "sup1", {})
+    assert scan.status_code == 200 and scan.json()["raised"] == ["AL1"], scan.text
+
+
+def with_large_holder(api: Api) -> None:
+    """Report LH1: I1 allocated 850,000 t, over its reporting threshold (800,000 t)."""
+    reg = registry(api)
+    assert reg.issue("seed-large-issue", CEA, 1_000_000).ok
+    assert reg.allocate("seed-large-allocate", "I1", CEA, 850_000).ok
+    scan = api.post("/v1/supervision/scan", "sup1", {})
+    assert scan.status_code == 200 and scan.json()["reports"] == ["LH1"], scan.text
+
+
 def compliance_file(path: str, name: str, text: str) -> Prepare:
     def prepare(api: Api) -> Request:
         files = {"file": (name, text.encode())}
@@ -302,6 +325,7 @@ def op(kind: str, body: dict[str, Any], arrange: Arrange | None = None) -> Prepa
 
 HOLDER_E1 = "/v1/holders/E1"
 COMPLIANCE = "/v1/compliance"
+SUPERVISION = "/v1/supervision"
 PLAN_LINE = {"year": 2024, "account": "E1", "line": "L1", "benchmark": "1", "previous_output": 100}
 CERTIFICATE = "/v1/certificates/seed-cancel"
 
@@ -683,6 +707,37 @@ MATRIX: dict[str, Row] = {
     "GET /v1/compliance/status/{year}/rates": Row(
         READERS | E1_OPERATORS | OTHER_OPERATORS,
         get(f"{COMPLIANCE}/status/2024/rates", with_units),
+    ),
+    # supervision (tests/api/test_supervision_api.py): the supervisor's alone
+    "GET /v1/supervision/alerts": Row(SUPERVISOR, get(f"{SUPERVISION}/alerts", with_alert)),
+    "GET /v1/supervision/alerts/{alert_id}": Row(
+        SUPERVISOR, get(f"{SUPERVISION}/alerts/AL1", with_alert)
+    ),
+    "POST /v1/supervision/alerts/{alert_id}/investigate": Row(
+        SUPERVISOR, post(f"{SUPERVISION}/alerts/AL1/investigate", {"id": "mi"}, with_alert)
+    ),
+    "POST /v1/supervision/alerts/{alert_id}/close": Row(
+        SUPERVISOR,
+        post(
+            f"{SUPERVISION}/alerts/AL1/close",
+            {"id": "mcl", "resolution": "no_violation"},
+            with_alert,
+        ),
+    ),
+    "POST /v1/supervision/alerts/{alert_id}/measures": Row(
+        SUPERVISOR,
+        post(
+            f"{SUPERVISION}/alerts/AL1/measures",
+            {"id": "mm", "measure": "risk_warning_letter", "account": "E1"},
+            with_alert,
+        ),
+    ),
+    "POST /v1/supervision/scan": Row(SUPERVISOR, post(f"{SUPERVISION}/scan", {})),
+    "GET /v1/supervision/large-holders": Row(
+        SUPERVISOR, get(f"{SUPERVISION}/large-holders", with_large_holder)
+    ),
+    "GET /v1/supervision/large-holders/{report_id}": Row(
+        SUPERVISOR, get(f"{SUPERVISION}/large-holders/LH1", with_large_holder)
     ),
     "GET /v1/journal": Row(READERS, get("/v1/journal")),
     "GET /v1/audit": Row(READERS, get("/v1/audit")),

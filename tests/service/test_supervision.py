@@ -207,6 +207,8 @@ def test_a_measure_changes_the_account_in_the_same_transaction_or_not_at_all(
     # Two accounts in the alert: the measure must say which.
     no_account = sv.take_measure("m0", "AL1", "restrict_account", actor="sup")
     assert no_account.code == RejectCode.invalid_field and no_account.field == "account"
+    stranger = sv.take_measure("m9", "AL1", "freeze", account="I1", actor="sup")
+    assert stranger.code == RejectCode.invalid_field and "concerns E1, E2" in stranger.message
     assert sv.take_measure("m1", "AL1", "restrict_account", account="E2", actor="sup").ok
     with market.store.unit_of_work() as uow:
         assert (uow.holder("E2") or Holder("", "", "")).state == "restricted"

@@ -125,7 +125,7 @@ def test_late_block_and_auction_trades_neither_enter_the_close_nor_count() -> No
 
 def test_the_window_starts_exactly_close_window_s_before_the_close() -> None:
     at_start = trade("T1", "E4", "E5", 300, 6260, 600)  # 62.60: exactly +100 bp
-    just_before = replace(at_start, at_us=at_start.at_us - 1)
+    just_before = at_start._replace(at_us=at_start.at_us - 1)
 
     assert len(detect_marking_the_close([MORNING, at_start], DAYS, RULES)) == 1
     assert detect_marking_the_close([MORNING, just_before], DAYS, RULES) == []
@@ -181,14 +181,14 @@ def test_severity_follows_the_size_of_the_move(price: int, severity: Severity) -
 
 
 def test_a_day_without_its_context_is_not_judged() -> None:
-    other_day = [replace(t, day=date(2024, 3, 5)) for t in MARKED]
+    other_day = [t._replace(day=date(2024, 3, 5)) for t in MARKED]
 
     assert detect_marking_the_close(other_day, DAYS, RULES) == []
     assert len(detect_marking_the_close([*other_day, *MARKED], DAYS, RULES)) == 1
 
 
 def test_each_instrument_and_day_is_judged_on_its_own_trades() -> None:
-    ccer = [replace(t, instrument="CCER") for t in MARKED]
+    ccer = [t._replace(instrument="CCER") for t in MARKED]
     days = {**DAYS, ("CCER", DAY): replace(CONTEXT, instrument="CCER")}
 
     keys = [a.key for a in detect_marking_the_close([*MARKED, *ccer], days, RULES)]

@@ -196,7 +196,7 @@ def test_trades_at_the_instants_an_order_was_placed_and_cancelled_count_as_while
 
 
 def test_each_holder_instrument_and_day_is_its_own_alert() -> None:
-    other_day = replace(order("O9", "E4", "buy", 20_000, 100, 101), day=date(2024, 3, 5))
+    other_day = order("O9", "E4", "buy", 20_000, 100, 101)._replace(day=date(2024, 3, 5))
     orders = [*SPOOF_ORDERS, order("O8", "E5", "sell", 12_000, 100, 101), other_day]
 
     keys = [a.key for a in detect_spoofing(orders, TRADES, RULES)]
@@ -293,7 +293,7 @@ def test_a_ratio_alert_over_many_orders_lists_the_first_hundred_and_says_so() ->
 
 def test_rejected_orders_do_not_count_in_the_ratio() -> None:
     rejected = [
-        replace(o, id=f"X{i}", status="rejected") for i, o in enumerate(quotes("E4", 30, 0))
+        o._replace(id=f"X{i}", status="rejected") for i, o in enumerate(quotes("E4", 30, 0))
     ]
     orders = [*quotes("E4", 30, 0), *rejected]  # 30 placed, 30 refused
 

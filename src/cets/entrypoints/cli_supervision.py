@@ -184,11 +184,12 @@ def show(
             refuse("unknown_alert", f"no alert {alert!r}", "alert")
         stored, history = found
         store = desk.supervision.store
-        orders = [store.venue_order(o) for o in stored.alert.orders]  # type: ignore[attr-defined]
-        trades = store.venue_trades_by_id(stored.alert.trades)  # type: ignore[attr-defined]
+        orders, trades = store.venue_evidence(  # type: ignore[attr-defined]
+            stored.alert.orders, stored.alert.trades
+        )
     data = _alert_data(stored)
     data["evidence"] = {
-        "orders": [view.order_data(o) for o in orders if o is not None],
+        "orders": [view.order_data(o) for o in orders],
         "trades": [
             {
                 "id": t.id,

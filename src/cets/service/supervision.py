@@ -33,6 +33,7 @@ or freezes the account changes the holder's state in the same transaction
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -83,7 +84,6 @@ class SupervisionUnitOfWork(UnitOfWork, Protocol):
     def order_events(self, first: date | None, last: date | None) -> list[Any]: ...
     def trade_events(self, first: date | None, last: date | None) -> list[Any]: ...
     def day_contexts(self, wanted: set[tuple[str, date]], band_pct: int, tick_fen: int) -> Any: ...
-    def closed_days(self, first: date | None, last: date | None) -> set[tuple[str, date]]: ...
     def controllers(self) -> dict[str, str | None]: ...
     def unit_holdings(self) -> list[Any]: ...
     def latest_alerts(self, topics: Sequence[str]) -> dict[str, tuple[StoredAlert, int]]: ...
@@ -208,19 +208,40 @@ class Supervision(RegistryBase):
         )
 
     def _detect(self, first: date | None, last: date | None) -> list[Alert]:
+        """Read and judge with the cyclic garbage collector paused: the history is millions of
+        objects that live until the judgement is made, and every full collection would walk
+        them all again (measured: `bench/supervision_store.py`). Reference counting still
+        frees what is dropped."""
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            history = self.history(first, last)
+            return detect_all(history, self.policy.supervision, self.trading_day())
+        finally:
+            if paused:
+                gc.enable()
+
+    def trading_day(self) -> date | None:
+        """The day still trading now: today's trading day until its 15:00 close, else None."""
+        now = self.clock.now()
+        today = self.today()
+        if not self.calendar.is_trading_day(today) or now >= self.calendar.day_end(today):
+            return None
+        return today
+
+    def history(self, first: date | None = None, last: date | None = None) -> History:
+        """What the detectors read over trading days first..last (in one transaction)."""
         with self.store.unit_of_work() as uow:
             rows = supervision_uow(uow)
             trades = rows.trade_events(first, last)
             wanted = {(t.instrument, t.day) for t in trades}
-            history = History(
+            return History(
                 orders=rows.order_events(first, last),
                 trades=trades,
                 days=rows.day_contexts(wanted, self.policy.band_listed_pct, self.policy.tick_fen),
                 controllers=rows.controllers(),
                 holdings=rows.unit_holdings(),
             )
-            closed = rows.closed_days(first, last)
-        return detect_all(history, self.policy.supervision, closed)
 
     def _large_holders(self, rows: SupervisionUnitOfWork, now: int) -> list[_Crossed]:
         """Crossings of the reporting threshold since the previous scan (module doc)."""
@@ -341,16 +362,26 @@ class Supervision(RegistryBase):
         text: str | None = None,
         actor: str,
     ) -> CommandResult:
-        """Take a measure on an alert (`Measure`) against `account` (by default the alert's
-        only account); restricting or freezing changes the account's state at once."""
+        """Take a measure on an alert (`Measure`) against `account`, one of the accounts the
+        alert concerns (by default its only one); restricting or freezing changes the account's
+        state at once. A related account the alert does not name is reached through an alert
+        that names it, or by the registry operator's own operations."""
         body = {"id": cmd_id, "alert": alert, "measure": measure, "account": account, "text": text}
 
         def build(uow: UnitOfWork, now: int) -> Command:
             rows = supervision_uow(uow)
             kind = parse_choice(Measure, measure, "measure")
             stored = _alert(rows, alert)
-            target = account or _only_account(stored, kind)
             state = after_measure(alert, stored.state)
+            target = account or _only_account(stored, kind)
+            if target not in stored.alert.accounts:
+                raise DomainError(
+                    RejectCode.invalid_field,
+                    f"account {target!r}: alert {alert} concerns "
+                    f"{', '.join(stored.alert.accounts) or 'no account'}; a measure is taken "
+                    "against an account the alert concerns",
+                    field="account",
+                )
             holder = self._holder(uow, target, field="account")
             change = MEASURE_STATE_CHANGE.get(kind)
             if change is not None:

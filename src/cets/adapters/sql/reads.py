@@ -164,11 +164,6 @@ class StoreReads:
         with self.engine.connect() as conn:
             return venue.trades(conn, instrument=instrument, since=since, until=until, last=last)
 
-    def venue_trades_by_id(self, ids: Sequence[str]) -> list[TradeRow]:
-        """The trades named (an alert's evidence), in the order they were made."""
-        with self.engine.connect() as conn:
-            return [t for i in ids for t in venue.trades(conn, trade_id=i)]
-
     def venue_trades_after(self, instrument: str, after: int, *, limit: int) -> list[TradeRow]:
         """The first `limit` trades of `instrument` with an ordinal above `after`, oldest first
         (what a market data stream has not sent yet)."""

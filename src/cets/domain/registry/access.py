@@ -12,7 +12,9 @@ Choices where DOMAIN.md is silent (written down here so they are found):
 - restrict / unrestrict may be done by the registry operator or a supervisor (a risk measure);
 - alerts, scans, measures on alerts and large-holder reports are the supervisor's only: not
   even the authority or the registry operator reads them (a supervisor reports to the
-  authority through the `report_to_authority` measure);
+  authority through the `report_to_authority` measure). A measure restricts or freezes an
+  account the alert names (DOMAIN.md lists freezing among supervision's measures), which the
+  supervisor may not do outside an alert (`freeze_account` stays the registry operator's);
 - people and API keys are created and revoked by the authority or the registry operator;
 - reading a holder's statements: the holder's own operators with `read`, the authority, the
   registry operator and supervisors; the exchange operator and settlement banks cannot (the

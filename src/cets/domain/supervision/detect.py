@@ -12,8 +12,8 @@ two ways by the service:
   of a day half gone is not the day's share. So do the parts of a rule measured against the
   day: an order is "large" for spoofing by its own size (`spoof_min_t`) while the day trades,
   and by its share of the day's volume (`spoof_volume_pct`) only once the day is closed.
-  `closed` names the (instrument, day) pairs whose day is closed; the events of the other days
-  are judged with those rules left out.
+  The service names the day still trading (none once its 15:00 close has passed), and its
+  events are judged with those rules left out.
 
 Holdings concentration is judged only in a market of at least `holdings_min_holders` holders:
 in a market of three, each holds a third, and that says nothing.
@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import TypeVar
 
 from cets.domain.supervision.alerts import Alert, AlertType
 from cets.domain.supervision.concentration import (
@@ -90,25 +91,19 @@ def judges_whole_day(alert: Alert) -> bool:
 
 
 def detect_all(
-    history: History,
-    rules: SupervisionRules,
-    closed: set[tuple[str, date]] | None = None,
+    history: History, rules: SupervisionRules, trading_day: date | None = None
 ) -> list[Alert]:
-    """Every alert the detectors find in `history`, in the order of `DETECTORS`; with `closed`
-    given, the days not in it are judged without the rules that need the whole day."""
-    if closed is None:
+    """Every alert the detectors find in `history`, in the order of `DETECTORS`. The events of
+    `trading_day` (a day still trading: the last of the history, its events the last) are
+    judged without the rules that need the whole day."""
+    if trading_day is None:
         return _run(history, rules)
-    done = replace(
-        history,
-        orders=[o for o in history.orders if (o.instrument, o.day) in closed],
-        trades=[t for t in history.trades if (t.instrument, t.day) in closed],
-    )
-    trading = replace(
-        history,
-        orders=[o for o in history.orders if (o.instrument, o.day) not in closed],
-        trades=[t for t in history.trades if (t.instrument, t.day) not in closed],
-        holdings=(),
-    )
+    orders, live_orders = _split(history.orders, trading_day)
+    trades, live_trades = _split(history.trades, trading_day)
+    if not live_orders and not live_trades:
+        return _run(history, rules)
+    done = replace(history, orders=orders, trades=trades)
+    trading = replace(history, orders=live_orders, trades=live_trades, holdings=())
     so_far = replace(rules, spoof_volume_pct=_NEVER)
     live = [a for a in _run(trading, so_far) if not judges_whole_day(a)]
     return _run(done, rules) + live
@@ -119,3 +114,14 @@ _NEVER = 1 << 40  # a percentage no order reaches
 
 def _run(history: History, rules: SupervisionRules) -> list[Alert]:
     return [a for detect in DETECTORS.values() for a in detect(history, rules)]
+
+
+_E = TypeVar("_E", OrderEvent, TradeEvent)
+
+
+def _split(events: Sequence[_E], day: date) -> tuple[Sequence[_E], Sequence[_E]]:
+    """The events before `day` and those of `day` (and after), events being in time order."""
+    i = len(events)
+    while i and events[i - 1].day >= day:
+        i -= 1
+    return events[:i], events[i:]

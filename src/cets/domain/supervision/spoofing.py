@@ -255,25 +255,31 @@ class _Tally:
 
 
 def _ratio_alerts(orders: Sequence[OrderEvent], rules: SupervisionRules) -> list[Alert]:
-    tallies: dict[Group, _Tally] = {}
+    """Counts per group first (plain ints: most groups are a holder's one or two orders of a
+    day), the evidence only for the groups that fire, in a second pass."""
+    placed: dict[Group, int] = {}
+    traded: dict[Group, int] = {}
     for o in orders:
         if o.mode != _LISTED or o.status == "rejected":
             continue
         key = (o.instrument, o.day, o.account)
-        tally = tallies.get(key)
-        if tally is None:
-            tally = tallies[key] = _Tally()
-        tally.placed += 1
+        placed[key] = placed.get(key, 0) + 1
         if o.filled:
-            tally.traded += 1
-        if len(tally.first_orders) < EVIDENCE_LIMIT:
-            tally.first_orders.append(o.id)
-    limit = rules.order_to_trade_ratio
-    return [
-        _ratio_alert(group, tally, rules)
-        for group, tally in tallies.items()
-        if tally.placed >= rules.order_to_trade_min_orders and tally.placed > limit * tally.traded
-    ]
+            traded[key] = traded.get(key, 0) + 1
+    limit, least = rules.order_to_trade_ratio, rules.order_to_trade_min_orders
+    flagged = {
+        group: _Tally(n, traded.get(group, 0))
+        for group, n in placed.items()
+        if n >= least and n > limit * traded.get(group, 0)
+    }
+    if flagged:
+        for o in orders:
+            if o.mode != _LISTED or o.status == "rejected":
+                continue
+            tally = flagged.get((o.instrument, o.day, o.account))
+            if tally is not None and len(tally.first_orders) < EVIDENCE_LIMIT:
+                tally.first_orders.append(o.id)
+    return [_ratio_alert(group, tally, rules) for group, tally in flagged.items()]
 
 
 def _ratio_alert(group: Group, tally: _Tally, rules: SupervisionRules) -> Alert:

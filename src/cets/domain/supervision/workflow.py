@@ -61,7 +61,7 @@ def move(alert_id: str, current: str, wanted: AlertState) -> AlertState:
         raise DomainError(
             RejectCode.alert_state_does_not_allow,
             f"alert {alert_id} is {current}: it cannot become {wanted}",
-            field="id",
+            field="alert",
         )
     return wanted
 

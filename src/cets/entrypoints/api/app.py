@@ -35,6 +35,7 @@ from cets.entrypoints.api.routes import (
     registry,
     settlement,
     stream,
+    supervision,
     venue,
 )
 from cets.service.clock import Clock, SystemClock
@@ -98,4 +99,5 @@ def create_app(
     app.include_router(funds.router)
     app.include_router(settlement.router)
     app.include_router(compliance.router)
+    app.include_router(supervision.router)
     return app
