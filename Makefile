@@ -56,12 +56,16 @@ run: venv
 	  mkdir -p $(dir $(DEMO_DB)) && \
 	  $(BIN)/cets init --db sqlite:///$(abspath $(DEMO_DB)) >/dev/null && \
 	  $(BIN)/cets scenario run $(DEMO) --db sqlite:///$(abspath $(DEMO_DB)) >/dev/null && \
+	  $(BIN)/cets person add sup --name "Demo supervisor" --role supervisor \
+	    --db sqlite:///$(abspath $(DEMO_DB)) >/dev/null && \
 	  echo "demo database built from $(DEMO): $(DEMO_DB)" && \
 	  if [ -f $(HUBEI) ]; then \
 	    $(BIN)/cets import prices $(HUBEI) --db sqlite:///$(abspath $(DEMO_DB)) >/dev/null && \
 	    echo "Hubei's published daily prices 2014-2021 imported as instrument HBEA"; fi; fi
 	@echo "API key of the demo's authority person (admin); send it as the X-API-Key header:"
 	@$(BIN)/cets key issue admin --db sqlite:///$(abspath $(DEMO_DB)) | tail -n 1
+	@echo "API key of the demo's supervisor (sup), who alone sees /v1/supervision:"
+	@$(BIN)/cets key issue sup --db sqlite:///$(abspath $(DEMO_DB)) | tail -n 1
 	$(BIN)/cets serve --host 127.0.0.1 --port $(PORT) --db sqlite:///$(abspath $(DEMO_DB))
 
 bench: venv postgres
