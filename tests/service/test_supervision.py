@@ -6,6 +6,7 @@ all-or-nothing, idempotent and journaled; large-holder reports on crossing the t
 from __future__ import annotations
 
 import json
+import time as time_
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from cets.service.clock import SettableClock, to_us
 from cets.service.exchange import Exchange
 from cets.service.registry import Registry
 from cets.service.supervision import Supervision
+from cets.service.surveillance import Surveillance
 
 CEA = "CEA-2024"
 DAY = date(2024, 3, 4)  # a Monday
@@ -298,3 +300,26 @@ def test_supervision_rows_on_postgresql(pg_url: str) -> None:
         "m", "AL1", "restrict_account", account="E1", actor="sup"
     ).ok
     assert market.store.audit().ok
+
+
+def test_the_surveillance_thread_judges_yesterday_at_start_then_watches_today(
+    market: Market,
+) -> None:
+    market.clock.set(at(10))
+    market.trade("E1", "E2", 100)  # Monday: a wash trade nobody scanned
+    market.clock.set(at(15, 1))
+    assert market.exchange.end_of_day(actor="t").ok
+    tuesday = date(2024, 3, 5)
+    market.clock.set(at(10, day=tuesday))
+    watcher = Surveillance(market.supervision, interval_s=0.02)
+    assert watcher.run_once().raised == ["AL1"]  # the first round covers the previous day
+    market.trade("E2", "E1", 30)
+    watcher.start()
+    try:
+        deadline = time_.monotonic() + 10
+        while len(market.supervision.alerts()) < 2 and time_.monotonic() < deadline:
+            time_.sleep(0.02)
+    finally:
+        watcher.stop()
+    days = [(a.id, a.day, a.alert.trades) for a in market.supervision.alerts()]
+    assert days == [("AL1", DAY, ("T1",)), ("AL2", tuesday, ("T2",))]

@@ -34,11 +34,13 @@ import typer
 
 from cets.domain.errors import DomainError
 from cets.domain.registry.access import Person, authorize
+from cets.domain.supervision.records import StoredAlert
 from cets.domain.units import format_fen
 from cets.entrypoints import cli_admin as admin
 from cets.entrypoints import cli_market_view as view
 from cets.entrypoints.cli_market_view import AtOption, JsonOption, emit, fail, out, refuse
 from cets.entrypoints.cli_writes import Act, write
+from cets.entrypoints.scenario_supervision import alert_fields
 from cets.service.clock import SettableClock, SystemClock, from_us
 from cets.service.operations import Gate
 from cets.service.registry import Registry
@@ -126,22 +128,8 @@ def scan(
     )
 
 
-def _alert_data(stored: Any) -> dict[str, Any]:
-    a = stored.alert
-    return {
-        "id": stored.id,
-        "type": a.type.value,
-        "severity": a.severity.name,
-        "state": stored.state,
-        "resolution": stored.resolution,
-        "instrument": a.instrument,
-        "day": None if stored.day is None else stored.day.isoformat(),
-        "accounts": list(a.accounts),
-        "orders": list(a.orders),
-        "trades": list(a.trades),
-        "explanation": a.explanation,
-        "detected_at": _when(stored.detected_at),
-    }
+def _alert_data(stored: StoredAlert) -> dict[str, Any]:
+    return {**alert_fields(stored), "detected_at": _when(stored.detected_at)}
 
 
 @supervision_app.command("alerts")

@@ -12,35 +12,40 @@ from __future__ import annotations
 
 from typing import Any
 
+from cets.domain.supervision.records import StoredAlert
 from cets.service.supervision import Supervision
+
+
+def alert_fields(stored: StoredAlert) -> dict[str, Any]:
+    """An alert as the outcome and `cets supervision` show it."""
+    a = stored.alert
+    return {
+        "id": stored.id,
+        "type": a.type.value,
+        "severity": a.severity.name,
+        "state": stored.state,
+        "resolution": stored.resolution,
+        "instrument": a.instrument,
+        "day": None if stored.day is None else stored.day.isoformat(),
+        "accounts": list(a.accounts),
+        "orders": list(a.orders),
+        "trades": list(a.trades),
+        "explanation": a.explanation,
+    }
 
 
 def alerts_section(supervision: Supervision) -> list[dict[str, Any]]:
     reports = {r.alert: r.id for r in supervision.large_holder_reports()}
     out = []
     for stored in supervision.alerts():
-        a = stored.alert
         found = supervision.alert(stored.id)
         assert found is not None
-        entry: dict[str, Any] = {
-            "id": stored.id,
-            "type": a.type.value,
-            "severity": a.severity.name,
-            "state": stored.state,
-            "instrument": a.instrument,
-            "day": None if stored.day is None else stored.day.isoformat(),
-            "accounts": list(a.accounts),
-            "orders": list(a.orders),
-            "trades": list(a.trades),
-            "explanation": a.explanation,
-            "measures": [
-                {"measure": x.measure, "account": x.account}
-                for x in found[1]
-                if x.action == "measure"
-            ],
-        }
-        if stored.resolution is not None:
-            entry["resolution"] = stored.resolution
+        entry = alert_fields(stored)
+        if entry["resolution"] is None:
+            del entry["resolution"]
+        entry["measures"] = [
+            {"measure": x.measure, "account": x.account} for x in found[1] if x.action == "measure"
+        ]
         if stored.id in reports:
             entry["report"] = reports[stored.id]
         out.append(entry)

@@ -18,24 +18,25 @@ nothing.
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import date
 
 from cets.domain.registry.holders import EXCHANGE
 from cets.domain.trading.calendar import to_local
 from cets.service.exchange import Exchange
+from cets.service.polling import Poller
 from cets.service.ports import CommandResult
 
 log = logging.getLogger(__name__)
 
 
-class DayCloser:
+class DayCloser(Poller):
+    name = "cets-day-close"
+    failure = "closing the trading day failed"
+
     def __init__(self, exchange: Exchange, *, poll_s: float = 1.0) -> None:
+        super().__init__(poll_s)
         self.exchange = exchange
-        self.poll_s = poll_s
-        self._stop = threading.Event()
         self._first = True  # the first poll (at start) also settles runs left prepared
-        self._thread: threading.Thread | None = None
 
     def due(self) -> date | None:
         """The latest trading day whose end has passed, if something of it is still open."""
@@ -61,20 +62,3 @@ class DayCloser:
         result = self.exchange.end_of_day(actor=EXCHANGE, day=day)
         log.info("closed trading day %s: %s", day, "ok" if result.ok else result.code)
         return result
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="cets-day-close", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:  # keep watching: the next poll tries again
-                log.exception("closing the trading day failed")
-            self._stop.wait(self.poll_s)

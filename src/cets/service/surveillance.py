@@ -9,21 +9,22 @@ judges it.
 from __future__ import annotations
 
 import logging
-import threading
 
+from cets.service.polling import Poller
 from cets.service.supervision import ScanResult, Supervision
 
 log = logging.getLogger(__name__)
 ACTOR = "supervision"
 
 
-class Surveillance:
+class Surveillance(Poller):
+    name = "cets-surveillance"
+    failure = "the supervision scan failed"
+
     def __init__(self, supervision: Supervision, *, interval_s: float = 5.0) -> None:
+        super().__init__(interval_s)
         self.supervision = supervision
-        self.interval_s = interval_s
-        self._stop = threading.Event()
         self._first = True
-        self._thread: threading.Thread | None = None
 
     def run_once(self) -> ScanResult:
         if self._first:
@@ -41,20 +42,3 @@ class Surveillance:
                 result.reports,
             )
         return result
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="cets-surveillance", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:  # keep watching: the next interval tries again
-                log.exception("the supervision scan failed")
-            self._stop.wait(self.interval_s)
