@@ -52,7 +52,8 @@ supervision_app = typer.Typer(
 )
 AlertArg = Annotated[str, typer.Argument(help="The alert's id, e.g. AL3.")]
 Note = Annotated[str | None, typer.Option("--note", help="What the supervisor noted.")]
-DayOption = Annotated[str | None, typer.Option(help="A trading day, YYYY-MM-DD.")]
+FromOption = Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD.")]
+ToOption = Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD.")]
 
 
 @dataclass
@@ -100,8 +101,8 @@ def _when(us: int) -> str:
 
 @supervision_app.command("scan")
 def scan(
-    first: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD.")] = None,
-    last: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD.")] = None,
+    first: FromOption = None,
+    last: ToOption = None,
     as_json: JsonOption = False,
     db: admin.DbOption = None,
     actor: admin.AsOption = "admin",
@@ -136,8 +137,8 @@ def _alert_data(stored: StoredAlert) -> dict[str, Any]:
 def alerts(
     state: Annotated[str | None, typer.Option(help="open, investigating or closed.")] = None,
     type_: Annotated[str | None, typer.Option("--type", help="An alert type.")] = None,
-    first: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD.")] = None,
-    last: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD.")] = None,
+    first: FromOption = None,
+    last: ToOption = None,
     account: Annotated[str | None, typer.Option(help="Alerts naming this account.")] = None,
     as_json: JsonOption = False,
     db: admin.DbOption = None,
