@@ -515,6 +515,9 @@ MATRIX: dict[str, Row] = {
         get("/v1/orders/S1", with_resting_order),
         hidden=OTHER_OPERATORS,
     ),
+    "GET /v1/orders": Row(
+        READERS | EXCHANGE | E1_OPERATORS, get("/v1/orders", with_resting_order, account="E1")
+    ),
     "POST /v1/orders/{order_id}/cancel": Row(
         E1_OPERATORS,
         post("/v1/orders/S1/cancel", {}, with_resting_order),
@@ -534,6 +537,12 @@ MATRIX: dict[str, Row] = {
     ),
     "GET /v1/market/{instrument}/depth": Row(
         EVERYONE, get(f"/v1/market/{CEA}/depth", with_resting_order), public=True
+    ),
+    "GET /v1/market/{instrument}/quotes": Row(
+        EVERYONE, get(f"/v1/market/{CEA}/quotes", with_resting_order), public=True
+    ),
+    "GET /v1/market/instruments": Row(
+        EVERYONE, get("/v1/market/instruments", with_market), public=True
     ),
     "GET /v1/market/{instrument}/trades": Row(
         EVERYONE, get(f"/v1/market/{CEA}/trades", with_market), public=True

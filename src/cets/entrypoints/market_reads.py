@@ -1,13 +1,14 @@
 """Market data as the API and the console show it (one definition for both adapters).
 
 K-lines of 1d, 1w and 1M come from the stored daily bars (the engine's own days and imported
-history alike; a close-only day is drawn flat at its close), rolled up by trading calendar;
+history alike; a close-only day is drawn flat at its close), and for the days not closed yet
+(today, while it trades) from their trades, rolled up by trading calendar;
 intraday K-lines (1m .. 1h) are aggregated from the trades themselves. Daily and longer bars are
 labelled by their day, intraday bars by their local start."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from cets.adapters.sql.store import SqlStore
 from cets.domain.marketdata.klines import Bar, Interval, aggregate, roll_up
@@ -28,6 +29,7 @@ def bars(
 ) -> list[Bar]:
     """The K-lines of `instrument` at `interval` for the trading days `start`..`end`."""
     if interval in DAILY:
+        stored = store.daily_bars(instrument)
         daily = [
             Bar(
                 local_datetime(b.day, time()),
@@ -38,9 +40,10 @@ def bars(
                 b.volume_t,
                 b.amount_fen,
             )
-            for b in store.daily_bars(instrument)
+            for b in stored
             if start <= b.day <= end
         ]
+        daily += _open_days(store, calendar, instrument, stored[-1].day if stored else None, end)
         return daily if interval == Interval.day else roll_up(daily, interval, calendar)
     trades = [
         MarketTrade(from_us(t.at_us), t.price, t.quantity, t.mode)
@@ -48,6 +51,22 @@ def bars(
     ]
     prev_close = store.venue_instruments().get(instrument, (None, False))[0]
     return aggregate(trades, interval, calendar, prev_close=prev_close) if trades else []
+
+
+def _open_days(
+    store: SqlStore, calendar: TradingCalendar, instrument: str, closed: date | None, end: date
+) -> list[Bar]:
+    """Daily bars of the days after the last closed one (`closed`), from their trades: today's
+    bar while the market is open, so a daily chart shows the day as it trades."""
+    since = date.min if closed is None else closed + timedelta(days=1)
+    if since > end:
+        return []
+    trades = [
+        MarketTrade(from_us(t.at_us), t.price, t.quantity, t.mode)
+        for t in store.venue_trades(instrument=instrument, since=since, until=end)
+    ]
+    prev_close = store.venue_instruments().get(instrument, (None, False))[0]
+    return aggregate(trades, Interval.day, calendar, prev_close=prev_close) if trades else []
 
 
 def bar_label(at: datetime, interval: Interval) -> str:

@@ -218,6 +218,14 @@ class VenueEngine(RegistryBase):
             book = self.books.get(instrument)
             return None if book is None else book.depth(5)
 
+    def quotes(self, instrument: str) -> list[Order] | None:
+        """The resting orders a pick may take now (`Book.quotes`; None: no such instrument)."""
+        with self._turn, self.store.unit_of_work() as raw:
+            uow = self._venue_uow(raw)
+            self._sync(uow)
+            book = self.books.get(instrument)
+            return None if book is None else book.quotes()
+
     def _refusing(self, work: Any) -> CommandResult:
         try:
             result: CommandResult = self._write(work)

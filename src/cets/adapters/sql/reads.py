@@ -124,9 +124,11 @@ class StoreReads:
         page = self.journal_page(after=seq - 1, limit=1)
         return page[0] if page and page[0].seq == seq else None
 
-    def venue_orders(self) -> list[OrderRow]:
+    def venue_orders(
+        self, *, account: str | None = None, status: Sequence[str] | None = None
+    ) -> list[OrderRow]:
         with self.engine.connect() as conn:
-            return venue.orders(conn)
+            return venue.orders(conn, account=account, status=status)
 
     def venue_order(self, order_id: str) -> OrderRow | None:
         with self.engine.connect() as conn:
@@ -164,6 +166,12 @@ class StoreReads:
         with self.engine.connect() as conn:
             return venue.trades(conn, instrument=instrument, since=since, until=until, last=last)
 
+    def undelivered(self, holder: str) -> list[TradeRow]:
+        """The holder's trades (either side) not settled yet: today's, until the day's run."""
+        with self.engine.connect() as conn:
+            unsettled = venue.trades(conn, unsettled=True)
+        return [x for x in unsettled if holder in (x.buyer, x.seller)]
+
     def venue_trades_after(self, instrument: str, after: int, *, limit: int) -> list[TradeRow]:
         """The first `limit` trades of `instrument` with an ordinal above `after`, oldest first
         (what a market data stream has not sent yet)."""
@@ -192,6 +200,11 @@ class StoreReads:
     def venue_instruments(self) -> dict[str, tuple[int, bool]]:
         with self.engine.connect() as conn:
             return venue.instruments(conn)
+
+    def bar_instruments(self) -> list[tuple[str, int, date, date]]:
+        """Every instrument with daily bars: (symbol, bars, first day, last day)."""
+        with self.engine.connect() as conn:
+            return bars.instruments(conn)
 
     def daily_bars(self, instrument: str) -> list[bars.DailyBar]:
         with self.engine.connect() as conn:

@@ -56,11 +56,15 @@ _TRADE_COLUMNS = (
 OPEN = ("open", "partially_filled")
 
 
-def orders(conn: Connection, *, status: Sequence[str] | None = None) -> list[OrderRow]:
-    """Orders in arrival order (all, or those in `status`)."""
+def orders(
+    conn: Connection, *, status: Sequence[str] | None = None, account: str | None = None
+) -> list[OrderRow]:
+    """Orders in arrival order (all, or those in `status`, or of one `account`)."""
     stmt = select(*_ORDER_COLUMNS).order_by(t.orders.c.seq, t.orders.c.id)
     if status is not None:
         stmt = stmt.where(t.orders.c.status.in_(list(status)))
+    if account is not None:
+        stmt = stmt.where(t.orders.c.account == account)
     return [OrderRow(*r) for r in conn.execute(stmt)]  # type: ignore[call-arg]
 
 

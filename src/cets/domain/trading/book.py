@@ -260,6 +260,15 @@ class Book:
         asks = [(-k, self._ask_levels[k].total) for k in reversed(ask_keys)]
         return bids, asks
 
+    def quotes(self, levels: int = BEST_LEVELS) -> list[Order]:
+        """The resting orders of the best `levels` price levels of each side (those a pick may
+        take): bids then asks, each side best first, in time priority within a level."""
+        out: list[Order] = []
+        for keys, book in ((self._bid_keys, self._bid_levels), (self._ask_keys, self._ask_levels)):
+            for key in reversed(keys[max(0, len(keys) - levels) :]):
+                out.extend(o for o in book[key] if self._orders.get(o.id) is o)
+        return out
+
     def resting(self) -> Iterator[Order]:
         """Every resting order: bids then asks, each side in priority order."""
         orders = self._orders

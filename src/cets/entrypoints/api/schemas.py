@@ -214,10 +214,18 @@ class FundsOut(BaseModel):
     in_orders: str
 
 
+class UndeliveredOut(BaseModel):
+    bought: int = Field(description="Bought, delivered at the day's settlement, t")
+    sold: int = Field(description="Sold, still held for delivery at the day's settlement, t")
+
+
 class PositionsOut(BaseModel):
     holder: str
     holdings: dict[str, PositionOut]
     funds: FundsOut | None
+    undelivered: dict[str, UndeliveredOut] = Field(
+        default_factory=dict, description="Trades made but not yet settled, by instrument"
+    )
 
 
 class StatementOut(BaseModel):
@@ -410,6 +418,37 @@ class BarOut(BaseModel):
     close: str
     volume: int
     amount: str
+
+
+class QuoteOut(BaseModel):
+    id: str = Field(description="The order id to pick")
+    side: str
+    price: str
+    quantity: int = Field(description="What remains of it, t")
+
+
+class QuotesOut(BaseModel):
+    instrument: str
+    quotes: list[QuoteOut]
+
+
+class InstrumentOut(BaseModel):
+    symbol: str
+    listed: bool = Field(description="Traded on this venue (else: imported history only)")
+    halted: bool
+    prev_close: str | None = Field(description="The band's reference price, CNY/t")
+    bars: int = Field(description="Daily bars recorded")
+    first_day: date | None
+    last_day: date | None
+
+
+class InstrumentsOut(BaseModel):
+    instruments: list[InstrumentOut]
+
+
+class OrdersOut(BaseModel):
+    account: str
+    orders: list[OrderOut]
 
 
 class KlinesOut(BaseModel):

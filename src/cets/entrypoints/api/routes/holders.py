@@ -127,8 +127,16 @@ def get_positions(holder: HolderPath, svc: Svc, person: Caller) -> s.PositionsOu
     holds = [h for h in svc.store.open_holds() if h.debit_account_id in ids]
     units, funds = positions([found], accounts, holds)
     fund = funds.get(holder)
+    undelivered: dict[str, s.UndeliveredOut] = {}
+    for trade in svc.store.undelivered(holder):
+        pending = undelivered.setdefault(trade.instrument, s.UndeliveredOut(bought=0, sold=0))
+        if trade.buyer == holder:
+            pending.bought += trade.quantity
+        if trade.seller == holder:
+            pending.sold += trade.quantity
     return s.PositionsOut(
         holder=holder,
+        undelivered=undelivered,
         holdings={
             asset: s.PositionOut(
                 total=p.total,

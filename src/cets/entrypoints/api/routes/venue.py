@@ -117,6 +117,51 @@ def accept_block(body: s.BlockAcceptIn, svc: Svc, person: Caller) -> s.OrderOut:
 
 
 @router.get(
+    "/orders",
+    response_model=s.OrdersOut,
+    responses=responses(401, 403, 422),
+    summary="An account's orders and quotes in the order they came (only the open ones: open)",
+)
+def list_orders(
+    svc: Svc,
+    person: Caller,
+    account: Annotated[str | None, Query(description="Default: the caller's own")] = None,
+    open_only: Annotated[bool, Query(alias="open")] = False,
+) -> s.OrdersOut:
+    whose = account or person.holder
+    if whose is None:
+        raise ApiError(RejectCode.invalid_field, "account is required for staff", field="account")
+    allow(person, "read_orders", {"account": whose})
+    status = ("open", "partially_filled") if open_only else None
+    rows = svc.store.venue_orders(account=whose, status=status)
+    return s.OrdersOut(account=whose, orders=[order_out(o) for o in rows])
+
+
+@router.get(
+    "/market/instruments",
+    response_model=s.InstrumentsOut,
+    summary="Instruments: those listed on the venue and those with imported history (public)",
+)
+def list_instruments(svc: Svc) -> s.InstrumentsOut:
+    listed = svc.store.venue_instruments()
+    history = {row[0]: row[1:] for row in svc.store.bar_instruments()}
+    return s.InstrumentsOut(
+        instruments=[
+            s.InstrumentOut(
+                symbol=symbol,
+                listed=symbol in listed,
+                halted=symbol in listed and listed[symbol][1],
+                prev_close=format_fen(listed[symbol][0]) if symbol in listed else None,
+                bars=history[symbol][0] if symbol in history else 0,
+                first_day=history[symbol][1] if symbol in history else None,
+                last_day=history[symbol][2] if symbol in history else None,
+            )
+            for symbol in sorted(listed.keys() | history.keys())
+        ]
+    )
+
+
+@router.get(
     "/orders/{order_id}",
     response_model=s.OrderOut,
     responses=responses(401, 403, 404, 422),
@@ -222,6 +267,25 @@ def depth(instrument: SymbolPath, svc: Svc) -> s.DepthOut:
         instrument=instrument,
         bids=[s.Level(price=format_fen(p), quantity=q) for p, q in bids],
         asks=[s.Level(price=format_fen(p), quantity=q) for p, q in asks],
+    )
+
+
+@router.get(
+    "/market/{instrument}/quotes",
+    response_model=s.QuotesOut,
+    responses=responses(404, 422),
+    summary="The resting orders of the five best levels, each a quote to pick (public; no holder)",
+)
+def quotes(instrument: SymbolPath, svc: Svc) -> s.QuotesOut:
+    found = svc.exchange.quotes(instrument)
+    if found is None:
+        raise ApiError("not_found", f"no instrument {instrument!r}", status=404)
+    return s.QuotesOut(
+        instrument=instrument,
+        quotes=[
+            s.QuoteOut(id=o.id, side=o.side.value, price=format_fen(o.price), quantity=o.remaining)
+            for o in found
+        ],
     )
 
 
