@@ -541,6 +541,7 @@ MATRIX: dict[str, Row] = {
     "GET /v1/market/{instrument}/quotes": Row(
         EVERYONE, get(f"/v1/market/{CEA}/quotes", with_resting_order), public=True
     ),
+    "GET /v1/market/clock": Row(EVERYONE, get("/v1/market/clock"), public=True),
     "GET /v1/market/instruments": Row(
         EVERYONE, get("/v1/market/instruments", with_market), public=True
     ),

@@ -17,11 +17,14 @@ from sqlalchemy.engine import make_url
 
 from cets.adapters.sql.database import database_url
 from cets.adapters.sql.store import SqlStore
+from cets.domain.trading.calendar import TradingCalendar
 from cets.entrypoints import cli_admin as admin
 from cets.entrypoints import cli_auction, cli_bank, cli_import, cli_market, cli_settlement
 from cets.entrypoints import scenario as scenarios
 from cets.entrypoints.cli_compliance import compliance_app
 from cets.entrypoints.cli_replay import replay_app
+from cets.entrypoints.cli_report import report_app
+from cets.entrypoints.cli_sim import sim_app
 from cets.entrypoints.cli_supervision import supervision_app
 from cets.service.clock import SystemClock
 from cets.service.people import People
@@ -53,6 +56,8 @@ app.add_typer(cli_settlement.settlement_app, name="settlement")
 app.add_typer(replay_app, name="replay")
 app.add_typer(compliance_app, name="compliance")
 app.add_typer(supervision_app, name="supervision")
+app.add_typer(sim_app, name="sim")
+app.add_typer(report_app, name="report")
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -96,8 +101,17 @@ def serve(
             "settle, fix the bar), and a missed day at start."
         ),
     ] = True,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            help="A living demo market: a clock that resumes after the database's last event "
+            "and runs through the trading sessions only, and simulated traders placing orders "
+            "(cets.sim.live). For a database `cets sim year` built, never a real one."
+        ),
+    ] = False,
 ) -> None:
-    """Serve the API (and its OpenAPI docs at /docs) on the database `cets init` made."""
+    """Serve the API (and its OpenAPI docs at /docs) and the web dashboard (at /) on the
+    database `cets init` made."""
     import uvicorn  # noqa: PLC0415 (only this command needs the server)
 
     from cets.entrypoints.api.app import create_app  # noqa: PLC0415
@@ -105,11 +119,30 @@ def serve(
     url = database_url(db)
     store = _existing(url)
     policy = admin.load_policy(config)
-    out.print(f"serving {_safe(url)} on http://{host}:{port} (docs at /docs)", highlight=False)
+    clock, pollers = None, []
+    if demo:
+        from cets.sim import live  # noqa: PLC0415 (the demo's clock and traders)
+        from cets.sim.year import DEMO_LOGINS  # noqa: PLC0415
+        from cets.sim.year_run import POLICY  # noqa: PLC0415
+
+        if config is None:  # the policy the demo was simulated under (holidays, thresholds)
+            policy = POLICY
+
+        clock = live.DemoClock(live.demo_start(store), TradingCalendar.from_policy(policy))
+        pollers.append(
+            lambda s: live.LiveTraders(
+                s.exchange, exclude=frozenset(h for _, _, h in DEMO_LOGINS if h)
+            )
+        )
+        out.print(f"demo clock from {clock.now():%Y-%m-%d %H:%M} (Beijing time)", highlight=False)
+    out.print(
+        f"serving {_safe(url)} on http://{host}:{port} (dashboard at /, docs at /docs)",
+        highlight=False,
+    )
     try:
         # A shutdown cancels what still runs after 3 s: a market data stream never ends alone.
         uvicorn.run(
-            create_app(store, policy=policy, close_days=close_days),
+            create_app(store, clock=clock, policy=policy, close_days=close_days, pollers=pollers),
             host=host,
             port=port,
             log_level="info",

@@ -44,7 +44,7 @@ from datetime import date, time
 from functools import partial
 from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from cets.adapters.sql import tables as t
 from cets.adapters.sql.store import SqlStore
@@ -106,14 +106,20 @@ def minute_at(day: date, minute: int, second: int = 0) -> int:
     return to_us(local_datetime(day, time(hour, rest))) + second * US
 
 
-def populate(rng: random.Random, listings: tuple[Listing, ...] = LISTINGS) -> dict[str, Trader]:
-    """The key emitters and investors of the module doc."""
+def populate(
+    rng: random.Random,
+    listings: tuple[Listing, ...] = LISTINGS,
+    *,
+    emitters: int = 200,
+    investors: int = 50,
+) -> dict[str, Trader]:
+    """The key emitters and investors of the module doc (70% of the investors institutions)."""
     symbols, weights = [x.symbol for x in listings], [x.weight for x in listings]
     weight = dict(zip(symbols, weights, strict=True))
     traders: dict[str, Trader] = {}
     groups = 0
-    while len(traders) < 200:
-        size = min(rng.randint(2, 4), 200 - len(traders)) if rng.random() < 0.13 else 1
+    while len(traders) < emitters:
+        size = min(rng.randint(2, 4), emitters - len(traders)) if rng.random() < 0.13 else 1
         controller = None
         if size > 1:
             groups += 1
@@ -132,10 +138,11 @@ def populate(rng: random.Random, listings: tuple[Listing, ...] = LISTINGS) -> di
                     me.side[s] = sides[s]
                     me.todo[s] = min(rng.randrange(1_000, 2_000 * weight[s]), me.units[s] // 3)
             traders[me.id] = me
-    for n in range(50):
-        institution = n < 35
+    institutions = investors * 7 // 10
+    for n in range(investors):
+        institution = n < institutions
         me = Trader(
-            f"IN{n + 1:02d}" if institution else f"ID{n - 34:02d}",
+            f"IN{n + 1:02d}" if institution else f"ID{n - institutions + 1:02d}",
             HolderKind.institution if institution else HolderKind.individual,
             style=rng.choice(("momentum", "reversion")),
         )
@@ -164,6 +171,16 @@ class Tape:
         return self.amount // self.volume if self.volume else otherwise
 
 
+@dataclass(frozen=True, slots=True)
+class Venue:
+    """The services a simulated day trades through, on one store and one settable clock."""
+
+    store: SqlStore
+    clock: SettableClock
+    registry: Registry
+    exchange: Exchange
+
+
 class MarketDay:
     """The market of one trading day (module doc): open, schedule, run, close."""
 
@@ -176,17 +193,26 @@ class MarketDay:
         day: date = DAY,
         policy: Policy = POLICY,
         url: str | None = None,
+        venue: Venue | None = None,
+        prefix: str = "O",
     ) -> None:
+        """`venue`: trade on these services (a day of a longer run, `cets.sim.year`) instead of
+        a store of its own at `url` (a throwaway one when None); `prefix`: of the order ids,
+        which must differ from day to day on one venue."""
         self.traders, self.listings, self.day, self.policy = traders, listings, day, policy
         self.rng = random.Random(f"market-day:{seed}")
-        self._tmp = None if url else tempfile.TemporaryDirectory(prefix="cets-sim-")
+        self.prefix = prefix
+        self._tmp = None if url or venue else tempfile.TemporaryDirectory(prefix="cets-sim-")
         if self._tmp is not None:
             url = f"sqlite:///{self._tmp.name}/market.db"
-        self.store = SqlStore.open(url, durable=False)
-        self.clock = SettableClock(local_datetime(day, time(8, 30)))
-        calendar = TradingCalendar.from_policy(policy)
-        self.registry = Registry(self.store, self.clock, calendar=calendar)
-        self.exchange = Exchange(self.store, self.clock, policy)
+        if venue is None:
+            store = SqlStore.open(url, durable=False)
+            clock = SettableClock(local_datetime(day, time(8, 30)))
+            calendar = TradingCalendar.from_policy(policy)
+            registry = Registry(store, clock, calendar=calendar)
+            venue = Venue(store, clock, registry, Exchange(store, clock, policy))
+        self.store, self.clock = venue.store, venue.clock
+        self.registry, self.exchange = venue.registry, venue.exchange
         self.band = {
             x.symbol: band_limits(x.prev_close, policy.band_listed_pct, 1) for x in listings
         }
@@ -199,7 +225,9 @@ class MarketDay:
         self.resting: dict[tuple[str, str], list[tuple[str, str, int]]] = {}
         self.placed = self.cancelled = self.rejected = 0
         self._queue: list[tuple[int, int, bool, Action]] = []
-        self._seq = self._ids = self._read = 0
+        self._seq = self._ids = 0
+        with self.store.engine.connect() as conn:  # the tapes are today's: earlier days' are read
+            self._read = conn.execute(select(func.max(t.trades.c.ordinal))).scalar() or 0
         self._left: dict[tuple[str, str], int] = {}  # orders still to place, by trader and symbol
         self._extra: dict[tuple[str, str], int] = {}  # what a trader may still do on a pulse
 
@@ -347,7 +375,7 @@ class MarketDay:
         if quantity <= 0:
             return "", "skipped"
         self._ids += 1
-        order_id = f"O{self._ids:06d}"
+        order_id = f"{self.prefix}{self._ids:06d}"
         done = self.exchange.place(order_id, trader, symbol, side, quantity, price, actor=trader)
         if not done.ok:
             self.rejected += 1
@@ -368,7 +396,7 @@ class MarketDay:
 
     def pick(self, trader: str, quote: str, quantity: int) -> str:
         self._ids += 1
-        order_id = f"O{self._ids:06d}"
+        order_id = f"{self.prefix}{self._ids:06d}"
         done = self.exchange.pick(order_id, trader, quote, quantity, actor=trader)
         self.placed += done.ok
         return done.message or "" if done.ok else f"rejected: {done.code}"
@@ -471,8 +499,15 @@ class MarketDay:
         deviation = (mid - fair) * 10_000 // fair
         side, other = ("sell", "buy") if deviation > 0 else ("buy", "sell")
         orders = min(4, abs(deviation) // 150)
-        people = [tr for tr in self.traders.values() if tr.side.get(symbol) != other]
-        people = [tr for tr in people if self._extra.get((tr.id, symbol), 0) > 0] if orders else []
+        people = (  # worked out only when needed: this runs each minute for each instrument
+            [
+                tr
+                for tr in self.traders.values()
+                if tr.side.get(symbol) != other and self._extra.get((tr.id, symbol), 0) > 0
+            ]
+            if orders
+            else []
+        )
         orders = orders if people else 0
         minute_volume = self.tapes[symbol].volume // max(self.minute(), 10)
         total = minute_volume * abs(deviation) // 200

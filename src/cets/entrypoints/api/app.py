@@ -1,5 +1,5 @@
 """The FastAPI application: `/v1` routes, OpenAPI at `/docs` (Swagger UI) and `/redoc`,
-`GET /healthz` without auth.
+`GET /healthz` without auth, and the web dashboard at `/ui/` (`entrypoints.web`).
 
 Routes are adapters: they parse, call a service, map the result (no SQL, no rules). Errors are
 problem+json (see `errors`). `create_app` takes its store, clock and policy, so tests and
@@ -8,7 +8,7 @@ problem+json (see `errors`). `create_app` takes its store, clock and policy, so 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 
 from cets.adapters.sql.store import SqlStore
 from cets.domain.policy import Policy
+from cets.entrypoints import web
 from cets.entrypoints.api.deps import Services
 from cets.entrypoints.api.errors import (
     ApiError,
@@ -40,6 +41,7 @@ from cets.entrypoints.api.routes import (
 )
 from cets.service.clock import Clock, SystemClock
 from cets.service.day_close import DayCloser
+from cets.service.polling import Poller
 from cets.service.surveillance import Surveillance
 
 
@@ -49,10 +51,12 @@ def create_app(
     clock: Clock | None = None,
     policy: Policy | None = None,
     close_days: bool = False,
+    pollers: Sequence[Callable[[Services], Poller]] = (),
 ) -> FastAPI:
     """The app over `store`. With `close_days` (what `cets serve` does) it also closes each
     trading day at 15:00 by itself (`DayCloser`): first a missed day, before serving; and runs
-    supervision's live scan every few seconds (`Surveillance`)."""
+    supervision's live scan every few seconds (`Surveillance`). `pollers` make more background
+    threads over the services, started after those and stopped first (the demo's traders)."""
     services = Services.build(store, clock or SystemClock(), policy or Policy())
 
     @asynccontextmanager
@@ -65,9 +69,14 @@ def create_app(
         closer.start()
         watcher = Surveillance(services.supervision)
         watcher.start()
+        extra = [make(services) for make in pollers]
+        for poller in extra:
+            poller.start()
         try:
             yield
         finally:
+            for poller in extra:
+                await run_in_threadpool(poller.stop)
             await run_in_threadpool(watcher.stop)
             await run_in_threadpool(closer.stop)
 
@@ -100,4 +109,5 @@ def create_app(
     app.include_router(settlement.router)
     app.include_router(compliance.router)
     app.include_router(supervision.router)
+    web.mount(app)  # the dashboard at /ui/
     return app

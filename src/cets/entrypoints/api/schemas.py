@@ -420,6 +420,13 @@ class BarOut(BaseModel):
     amount: str
 
 
+class ClockOut(BaseModel):
+    now: str = Field(description="The market's time now, Asia/Shanghai")
+    trading_day: date
+    session: Literal["open", "closed"] = Field(description="Listed trading open now or not")
+    demo: bool = Field(description="A demo clock (`cets serve --demo`), not the wall clock")
+
+
 class QuoteOut(BaseModel):
     id: str = Field(description="The order id to pick")
     side: str

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path, Query, Response
 from cets.domain.errors import DomainError, RejectCode
 from cets.domain.marketdata.klines import Bar, Interval
 from cets.domain.registry.access import HOLDER_ROLES
+from cets.domain.trading.calendar import Mode, to_local
 from cets.domain.units import format_fen
 from cets.entrypoints import market_reads
 from cets.entrypoints.api import schemas as s
@@ -135,6 +136,22 @@ def list_orders(
     status = ("open", "partially_filled") if open_only else None
     rows = svc.store.venue_orders(account=whose, status=status)
     return s.OrdersOut(account=whose, orders=[order_out(o) for o in rows])
+
+
+@router.get(
+    "/market/clock",
+    response_model=s.ClockOut,
+    summary="The market's time, trading day and whether listed trading is open (public)",
+)
+def market_clock(svc: Svc) -> s.ClockOut:
+    now = to_local(svc.clock.now())
+    calendar = svc.exchange.calendar
+    return s.ClockOut(
+        now=now.isoformat(timespec="seconds"),
+        trading_day=calendar.trading_day_of(now),
+        session="open" if calendar.in_session(now, Mode.listed) else "closed",
+        demo=bool(getattr(svc.clock, "demo", False)),
+    )
 
 
 @router.get(
