@@ -11,8 +11,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
+from web_support import ARTIFACTS, CEA, TODAY, Site, log_in
 
-from conftest import ARTIFACTS, CEA, TODAY, Site, log_in
 from shared_data import shared_data
 
 HUBEI = ("cn-pilot-prices", "hubei_daily_2014-2021.csv")

@@ -9,8 +9,7 @@ from typing import Any
 
 import httpx
 from playwright.sync_api import Page, expect
-
-from conftest import CEA, TODAY, Site, log_in
+from web_support import CEA, TODAY, Site, log_in
 
 
 def call(site: Site, person: str, method: str, path: str, body: Any = None) -> Any:
