@@ -120,7 +120,7 @@ function chartTime(label, interval) {
 }
 
 function clock(at) {
-  return at.slice(11, 19); // "2024-03-04T10:15:02+08:00" -> "10:15:02" (Beijing time)
+  return `${at.slice(5, 10)} ${at.slice(11, 19)}`; // "2024-03-04T10:15:02+08:00" -> "03-04 10:15:02"
 }
 
 function drawChart(box) {
@@ -167,7 +167,8 @@ export const view = {
     const holder = HOLDER_ROLES.includes(ctx.me.role) ? ctx.me.holder : null;
     const { instruments } = await api("/v1/market/instruments");
     const stored = localStorage.getItem("cets.instrument");
-    const first = instruments.find((i) => i.listed) || instruments[0];
+    // By default the newest listed vintage (the most traded in a compliance year).
+    const first = instruments.filter((i) => i.listed).pop() || instruments[0];
     const state = {
       symbol: instruments.some((i) => i.symbol === stored) ? stored : first?.symbol,
       interval: localStorage.getItem("cets.interval") || "1d",
