@@ -90,7 +90,15 @@ def test_an_order_from_the_ticket_rests_in_the_depth_then_trades_on_the_tape_and
     log_in(page, site, "e1op")
     page.get_by_test_id("ticket-sell").click()
     page.get_by_test_id("ticket-price").fill("60.50")
+    page.get_by_test_id("ticket-quantity").fill("1.5")  # not whole tonnes: refused, not sent
+    page.get_by_test_id("ticket-submit").click()
+    expect(page.locator(".toast.error")).to_contain_text("quantity")
+    page.get_by_test_id("ticket-price").fill("60.555")  # the server's rule: named by its field
     page.get_by_test_id("ticket-quantity").fill("300")
+    page.get_by_test_id("ticket-submit").click()
+    expect(page.locator(".toast.error").last).to_contain_text("[price]")
+    assert site.store.venue_orders() == []  # nothing placed by either
+    page.get_by_test_id("ticket-price").fill("60.50")
     page.get_by_test_id("ticket-submit").click()
 
     depth = page.get_by_test_id("depth")

@@ -57,6 +57,7 @@ extend({
     "m.volume": "成交量",
     "m.readonly": "登录持有人操作员账户后可下单。",
     "m.bars": "{n} 根K线",
+    "m.bad_quantity": "quantity：数量须为正整数吨",
     "status.open": "已报",
     "status.partially_filled": "部分成交",
     "status.filled": "全部成交",
@@ -105,6 +106,7 @@ extend({
     "m.volume": "Volume",
     "m.readonly": "Log in as a holder's operator to trade.",
     "m.bars": "{n} bars",
+    "m.bad_quantity": "quantity: a whole number of tonnes above 0",
     "status.open": "open",
     "status.partially_filled": "partially filled",
     "status.filled": "filled",
@@ -113,6 +115,12 @@ extend({
     "status.rejected": "rejected",
   },
 });
+
+// Whole tonnes from the ticket, or null: "1.5", "1e3" or "-2" are not sent (the field is named).
+function wholeTonnes(text) {
+  const value = String(text).trim();
+  return /^[1-9][0-9]{0,14}$/.test(value) ? Number(value) : null;
+}
 
 function chartTime(label, interval) {
   if (!INTRADAY.has(interval)) return label; // "2024-03-04": a business day
@@ -345,7 +353,9 @@ export const view = {
     }
 
     async function pickQuote(q) {
-      const wanted = Number.parseInt(quantity.value, 10) || q.quantity;
+      const typed = quantity.value.trim();
+      const wanted = typed === "" ? q.quantity : wholeTonnes(typed);
+      if (wanted === null) return toast(t("m.bad_quantity"), "error");
       try {
         const order = await api("/v1/picks", {
           method: "POST",
@@ -434,6 +444,8 @@ export const view = {
     if (holder) {
       ticket.addEventListener("submit", async (event) => {
         event.preventDefault();
+        const tonnesWanted = wholeTonnes(quantity.value);
+        if (tonnesWanted === null) return toast(t("m.bad_quantity"), "error");
         submit.disabled = true;
         try {
           const order = await api("/v1/orders", {
@@ -443,7 +455,7 @@ export const view = {
               account: holder,
               instrument: state.symbol,
               side: state.side,
-              quantity: Number.parseInt(quantity.value, 10),
+              quantity: tonnesWanted,
               price: price.value.trim(),
             },
           });
