@@ -120,3 +120,30 @@ def test_positions_show_what_is_traded_but_not_yet_settled_until_the_day_closes(
     assert after["holdings"][CEA]["total"] == 40
     closed = api.get(f"/v1/market/{CEA}/klines", None, interval="1d").json()["bars"]
     assert [(b["time"], b["volume"]) for b in closed] == [("2026-03-02", 40)]  # not twice
+
+
+def test_the_journal_tail_is_the_last_entries_oldest_first(api: Api) -> None:
+    market(api)
+    every = api.get("/v1/journal", "auth1", limit=1000).json()["items"]
+    tail = api.get("/v1/journal", "auth1", tail="true", limit=3).json()["items"]
+    assert len(every) > 3
+    assert [e["seq"] for e in tail] == [e["seq"] for e in every[-3:]]
+    whole = api.get("/v1/journal", "auth1", tail="true", limit=1000).json()["items"]
+    assert whole == every  # fewer entries than the limit: all of them
+
+
+def test_allocations_are_each_entitys_units_of_the_counted_vintages_net_of_true_ups(
+    api: Api,
+) -> None:
+    reg = Registry(api.store, api.clock)
+    for vintage in ("CEA-2023", "CEA-2024"):
+        assert reg.issue(f"issue-{vintage}", vintage, 100_000).ok
+    assert reg.allocate("a1", "E1", "CEA-2024", 5_000).ok
+    assert reg.allocate("a2", "E1", "CEA-2023", 7_000).ok  # another year's vintage
+    assert reg.allocate("a3", "E2", "CEA-2024", 3_000).ok
+    assert reg.true_up("t1", "E2", "CEA-2024", -500).ok  # a recovery
+    answer = api.get("/v1/compliance/status/2024/allocations", "auth1").json()
+    assert answer["vintages"] == ["CEA-2024"]
+    assert answer["allocations"] == {"E1": 5_000, "E2": 2_500}
+    own = api.get("/v1/compliance/status/2024/allocations", "e2op").json()
+    assert own["allocations"] == {"E2": 2_500}  # an operator sees its own entity only

@@ -714,6 +714,10 @@ MATRIX: dict[str, Row] = {
     "GET /v1/compliance/status/{year}": Row(
         READERS | E1_OPERATORS | OTHER_OPERATORS, get(f"{COMPLIANCE}/status/2024", with_units)
     ),
+    "GET /v1/compliance/status/{year}/allocations": Row(
+        READERS | E1_OPERATORS | OTHER_OPERATORS,
+        get(f"{COMPLIANCE}/status/2024/allocations", with_units),
+    ),
     "GET /v1/compliance/status/{year}/rates": Row(
         READERS | E1_OPERATORS | OTHER_OPERATORS,
         get(f"{COMPLIANCE}/status/2024/rates", with_units),

@@ -7,9 +7,9 @@ K-lines are `market_reads.bars`, as `cets market klines` and `GET /v1/market/{in
 read them (engine days and imported history alike). A compliance year is the table
 `cets compliance status` reads, with the same gate (staff see every entity, an entity's operator
 its own line); an entity's verified emissions are its obligation there, its allocation the units
-of the status's vintages it got by allocation and true-up, net (`allocated_units`, what the relief
-rule weighs). The drawing is `report_charts`, which needs the optional extra `report`
-(matplotlib, mplfinance): it is imported only when a report is asked for.
+of the status's vintages it got by allocation and true-up, net (`Compliance.allocations`, as
+`GET /v1/compliance/status/{year}/allocations`). The drawing is `report_charts`, which needs the
+optional extra `report` (matplotlib, mplfinance): it is imported only when asked for.
 
 Exit codes (`cets market`'s): 0 written; 1 refused (the person may not read compliance); 2 bad
 input, the message naming the option: an unknown instrument, a range without bars, a year
@@ -32,9 +32,7 @@ from cets.entrypoints import cli_market_view as view
 from cets.entrypoints import compliance_report, market_reads
 from cets.entrypoints.cli_compliance import _desk, _table
 from cets.entrypoints.cli_market_view import fail, out
-from cets.service.compliance import StatusTable
-from cets.service.compliance_base import YEAR_MAX, YEAR_MIN, compliance_uow
-from cets.service.ports import Store
+from cets.service.compliance_base import YEAR_MAX, YEAR_MIN
 
 report_app = typer.Typer(
     help="Charts as PNG files: K-lines, a compliance year.", no_args_is_help=True
@@ -118,7 +116,7 @@ def compliance(
     with _desk(db, actor, None, None) as desk:
         table = _table(desk, year)
         rows = compliance_report.status_rows(table)  # the entities the period concerns
-        allocated = _allocations(desk.compliance.store, table, [r["account"] for r in rows])
+        allocated = desk.compliance.allocations(table)
     # A year no command has touched still has a status for every entity (C, nothing verified):
     # with neither emissions nor allocation there is nothing to draw.
     if not any(r["obligation"] or allocated[r["account"]] for r in rows):
@@ -141,11 +139,3 @@ def compliance(
     ]
     lines.append("  entities by status: " + ", ".join(f"{k} {n}" for k, n in plot.statuses.items()))
     out.print("\n".join(lines), highlight=False, markup=False)
-
-
-def _allocations(store: Store, table: StatusTable, holders: list[str]) -> dict[str, int]:
-    """Each holder's allocation for the table's status: units of its years' vintages."""
-    years = table.period.years_of(table.label)
-    with store.unit_of_work() as uow:
-        rows = compliance_uow(uow)
-        return {holder: rows.allocated_units(holder, years) for holder in holders}

@@ -335,6 +335,14 @@ class ComplianceDesk(ComplianceBase):
             )
             return _table(rows, period, period.label_of(year))
 
+    def allocations(self, table: StatusTable) -> dict[str, int]:
+        """What each entity of `table` was allocated of the vintages its obligation counts (the
+        years of the table's status), net of true-ups: set-based, whatever the entities."""
+        years = table.period.years_of(table.label)
+        with self.store.unit_of_work() as uow:
+            found = compliance_uow(uow).allocations(years)
+        return {r.line.holder: found.get(r.line.holder, 0) for r in table.rows}
+
     def emission_history(self, holder: str, year: int) -> list[EmissionRecord]:
         """Every entry of `holder`'s verified emissions for `year`, first entry first: each
         correction with the value it replaced, its reason, who and when."""

@@ -307,6 +307,29 @@ class ComplianceRows:
         )
         return int(self.conn.execute(stmt).scalar_one())
 
+    def allocations(self, years: range) -> dict[str, int]:
+        """`allocated_units` of every holder at once: {holder: units of the vintages `years`
+        got by allocation, net of true-ups}; holders with none are left out."""
+        ac = t.accounts.c
+        tr = t.transfers.c
+        holding = (
+            select(ac.id, ac.holder)
+            .where(ac.purpose == Purpose.holding, ac.asset.in_([cea(y) for y in years]))
+            .subquery()
+        )
+        moved = tr.code.in_([TransferCode.allocate, TransferCode.true_up])
+        out: dict[str, int] = defaultdict(int)
+        for side, sign in ((tr.credit_account_id, 1), (tr.debit_account_id, -1)):
+            stmt = (
+                select(holding.c.holder, func.sum(tr.amount))
+                .join(holding, holding.c.id == side)
+                .where(moved)
+                .group_by(holding.c.holder)
+            )
+            for holder, amount in self.conn.execute(stmt):
+                out[holder] += sign * int(amount)
+        return {h: units for h, units in out.items() if units}
+
     # -- surrenders --------------------------------------------------------------------------
 
     def insert_surrender(self, row: SurrenderRow) -> None:

@@ -120,6 +120,13 @@ class StoreReads:
             )
             return [JournalEntry(r.seq, r.at_us, r.kind, r.actor, r.body, r.hash) for r in rows]
 
+    def journal_last_seq(self) -> int:
+        """The seq of the journal's last entry (0: none yet)."""
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(select(func.coalesce(func.max(t.journal.c.seq), 0))).scalar_one()
+            )
+
     def journal_entry(self, seq: int) -> JournalEntry | None:
         page = self.journal_page(after=seq - 1, limit=1)
         return page[0] if page and page[0].seq == seq else None

@@ -211,6 +211,15 @@ class RatesTableOut(RatesOut):
     closed: bool
 
 
+class AllocationsOut(BaseModel):
+    period: str
+    label: str
+    vintages: list[str] = Field(description="The vintages the status's obligation counts")
+    allocations: dict[str, int] = Field(
+        description="By entity: units of those vintages got by allocation, net of true-ups, t"
+    )
+
+
 class EmissionEntryOut(BaseModel):
     revision: int = Field(description="1: the first entry; more: corrections")
     tonnes: int | None = Field(description="null: the year excluded")

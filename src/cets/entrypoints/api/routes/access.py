@@ -226,8 +226,13 @@ def journal(
     person: Caller,
     after: Annotated[int, Query(ge=0, le=2**62)] = 0,
     limit: Limit = 100,
+    tail: Annotated[
+        bool, Query(description="The last `limit` entries (oldest first); `after` is ignored")
+    ] = False,
 ) -> s.Page[s.JournalEntryOut]:
     allow(person, "read_registry")
+    if tail:  # the chain is gapless: the last `limit` entries follow seq head - limit
+        after = max(0, svc.store.journal_last_seq() - limit)
     page = svc.store.journal_page(after=after, limit=limit)
     return s.Page[s.JournalEntryOut](
         items=[

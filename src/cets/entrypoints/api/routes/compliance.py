@@ -30,6 +30,7 @@ from cets.adapters.importers.compliance_files import (
 )
 from cets.domain.errors import DomainError, RejectCode
 from cets.domain.registry.access import HOLDER_ROLES, Person
+from cets.domain.units import cea
 from cets.entrypoints.api import compliance_schemas as cs
 from cets.entrypoints.api import schemas as s
 from cets.entrypoints.api.deps import Caller, Svc, allow, created, from_domain
@@ -404,6 +405,23 @@ def status(year: YearPath, svc: Svc, person: Caller, format: Format = "json") ->
     rates = rates_dict(table)
     head = {key: rates.pop(key) for key in ("period", "label", "deadline", "closed")}
     return {**head, "rates": rates, "rows": status_rows(table)}
+
+
+@router.get(
+    "/status/{year}/allocations",
+    response_model=cs.AllocationsOut,
+    responses=responses(401, 403, 422),
+    summary="What each entity of the year's status was allocated of the vintages it counts",
+)
+def status_allocations(year: YearPath, svc: Svc, person: Caller) -> cs.AllocationsOut:
+    table = _table(svc, person, year)
+    years = table.period.years_of(table.label)
+    return cs.AllocationsOut(
+        period=table.period.id,
+        label=table.label,
+        vintages=[cea(y) for y in years],
+        allocations=svc.compliance.allocations(table),
+    )
 
 
 @router.get(

@@ -4,9 +4,8 @@
 // per status. Charts are inline SVG drawn here; colours: allocation blue, emissions orange, and
 // one colour per status used alike in the table and the charts (`.st-A` ... in app.css).
 //
-// The status table has no allocation: it is summed from each charted entity's history of the
-// vintages of the years its obligation counts (transfers coded `allocate` and `true_up`, signed
-// as the holder sees them).
+// The allocation charted is what each entity got of the vintages its obligation counts, net of
+// true-ups (`GET /v1/compliance/status/{year}/allocations`, one set-based read).
 // Before the close, a B's shortfall is what it lacks now (obligation - surrendered); after the
 // close, the recorded one.
 
@@ -50,7 +49,6 @@ const LABELS = [
 extend({ zh: Object.fromEntries(LABELS.map(([k, zh]) => [k, zh])), en: Object.fromEntries(LABELS.map(([k, , en]) => [k, en])) });
 
 const STATUSES = ["A", "B", "C", "EXCLUDED"];
-const ALLOCATED = new Set(["allocate", "true_up"]);
 const NS = "http://www.w3.org/2000/svg";
 
 function svg(tag, attrs = {}, children = []) {
@@ -73,32 +71,6 @@ const compact = (n) => (n >= 1e6 ? `${n / 1e6}M` : n >= 1e3 ? `${n / 1e3}k` : St
 
 function shortfall(row, closed) {
   return closed ? row.shortfall : Math.max(0, row.obligation - row.surrendered);
-}
-
-// The years whose emissions make the obligation (rules.py `years_of`): a cumulative period's
-// status for year Y (its label) counts the period's first year to Y; any other, the period's.
-function years(st) {
-  const bounds = (text) => (text.match(/[0-9]{4}/g) || []).map(Number);
-  const first = Math.min(...bounds(st.period));
-  const last = st.label === st.period ? Math.max(...bounds(st.period)) : Number(st.label);
-  const span = [];
-  for (let y = first; y <= last; y += 1) span.push(y);
-  return span;
-}
-
-// What an entity was allocated of the period's vintages, from its transfer history.
-async function allocation(holder, vintages) {
-  let sum = 0;
-  for (const year of vintages) {
-    let before;
-    for (let page = 0; page < 100; page += 1) {
-      const answer = await api(`/v1/holders/${holder}/history`, { params: { asset: `CEA-${year}`, before, limit: 1000 } });
-      for (const line of answer.items) if (ALLOCATED.has(line.code)) sum += line.posted;
-      if (!answer.next) break;
-      before = answer.next;
-    }
-  }
-  return sum;
 }
 
 function legend(items) {
@@ -246,7 +218,7 @@ async function render(root) {
     tableBox.replaceChildren(grid);
   }
 
-  async function drawCharts(st) {
+  async function drawCharts(st, year) {
     const counts = Object.fromEntries(STATUSES.map((s) => [s, st.rows.filter((r) => r.status === s).length]));
     statusBox.replaceChildren(
       statusChart(counts),
@@ -257,10 +229,10 @@ async function render(root) {
       .sort((a, b) => b.obligation - a.obligation)
       .slice(0, 20);
     chartBox.replaceChildren(el("p", { class: "muted" }, t("common.loading")));
-    const vintages = years(st);
-    const allocated = await Promise.all(top.map((r) => allocation(r.account, vintages).catch(() => 0)));
+    // One read: what each entity was allocated of the vintages its obligation counts.
+    const { allocations } = await api(`/v1/compliance/status/${year}/allocations`);
     if (state.st !== st) return; // another year was chosen meanwhile
-    const rows = top.map((r, i) => ({ ...r, allocation: allocated[i] }));
+    const rows = top.map((r) => ({ ...r, allocation: allocations[r.account] || 0 }));
     chartBox.replaceChildren(
       rows.length ? barsChart(rows) : el("p", { class: "muted" }, t("common.none")),
       legend([
@@ -272,7 +244,8 @@ async function render(root) {
 
   async function load() {
     try {
-      const st = await api(`/v1/compliance/status/${pick.value}`);
+      const year = pick.value;
+      const st = await api(`/v1/compliance/status/${year}`);
       state.st = st;
       const label = st.label === st.period ? st.label : `${st.period} · ${st.label}`;
       head.textContent = `${t("cmp.period", { label, deadline: st.deadline })} · ${t(st.closed ? "cmp.closed" : "cmp.open")}`;
@@ -286,7 +259,7 @@ async function render(root) {
       );
       filter.value = chosen;
       drawTable();
-      await drawCharts(st);
+      await drawCharts(st, year);
     } catch (error) {
       toastError(error);
     }

@@ -175,18 +175,9 @@ async function allHolders() {
   return found;
 }
 
-// The journal is paged oldest first: find its last seq by galloping, then read the tail.
+// The journal's last entries, newest first.
 async function journalTail(count) {
-  const beyond = async (after) => (await api("/v1/journal", { params: { after, limit: 1 } })).items.length > 0;
-  let lo = 0;
-  let hi = 256;
-  while (await beyond(hi)) [lo, hi] = [hi, hi * 2];
-  while (hi - lo > 1) {
-    const mid = Math.floor((lo + hi) / 2);
-    if (await beyond(mid)) lo = mid;
-    else hi = mid;
-  }
-  const page = await api("/v1/journal", { params: { after: Math.max(0, hi - count), limit: count } });
+  const page = await api("/v1/journal", { params: { tail: "true", limit: count } });
   return page.items.reverse();
 }
 
