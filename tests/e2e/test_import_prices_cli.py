@@ -5,6 +5,7 @@ cannot read exits 2 with a message naming the file and the row.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -96,3 +97,25 @@ def test_a_file_it_cannot_read_exits_2_naming_the_file_and_the_row(tmp_path: Pat
     missing = cets("import", "prices", tmp_path / "nowhere.xlsx", "--db", f"sqlite:///{db}")
     assert missing.returncode == 2
     assert "nowhere.xlsx: no such file" in missing.stderr
+
+    # The imported history reads back through the market data command, like the API's.
+    months = cets(
+        "market",
+        "klines",
+        "HBEA",
+        "--interval",
+        "1M",
+        "--start",
+        "2021-01-01",
+        "--json",
+        "--db",
+        db,
+    )
+    assert months.returncode == 0, months.stderr
+    bars = json.loads(months.stdout)["bars"]
+    assert [(b["time"], b["close"]) for b in bars] == [
+        ("2021-01-01", "26.50"),
+        ("2021-02-01", "29.98"),
+        ("2021-03-01", "30.35"),
+    ]
+    assert cets("market", "klines", "hbea", "--db", db).returncode == 2

@@ -6,6 +6,7 @@ conventions."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -72,6 +73,17 @@ def parse_price(text: str, field: str) -> int:
         return parse_fen(text, field=field)
     except AmountError as exc:
         fail(f"{field}: {exc}")
+
+
+# What market data may name besides a unit asset: an imported pilot market's history (HBEA,
+# SZA2017, ...), as the API's path parameter allows.
+MARKET_DATA_SYMBOL = re.compile(r"[A-Z][A-Z0-9-]{0,15}")
+
+
+def parse_market_data_symbol(text: str) -> str:
+    if MARKET_DATA_SYMBOL.fullmatch(text) is None:
+        fail(f"instrument: {text!r} is not an instrument symbol (like CEA-2023 or HBEA)")
+    return text
 
 
 def parse_symbol(text: str) -> str:
@@ -291,8 +303,8 @@ def klines(
     as_json: JsonOption = False,
     db: admin.DbOption = None,
 ) -> None:
-    """K-lines aligned to the Asia/Shanghai trading day (public)."""
-    unit = parse_symbol(symbol)
+    """K-lines aligned to the Asia/Shanghai trading day (public; imported history too)."""
+    unit = parse_market_data_symbol(symbol)
     first, last = _day(start, "start", date(1900, 1, 1)), _day(end, "end", date(9999, 12, 31))
     if first > last:
         fail(f"--start {first} is after --end {last}")
