@@ -1,6 +1,7 @@
 """`make run`'s path from outside, as a user runs it: `cets sim year` builds a (small) demo,
 `cets sim logins` prints a key per demo login, and `cets serve --demo` serves the dashboard with
-the demo's clock (open for trading whatever the machine's hour) while the live traders trade.
+the demo's clock (open for trading whatever the machine's hour) while the live traders trade, and
+closes and settles the demo's day at its 15:00 (the clock runs fast here).
 The server is a child process on 127.0.0.1, stopped by its PID."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 CETS = Path(sys.executable).with_name("cets")
 SMALL = ("--investors", "5", "--quiet")
@@ -26,6 +28,7 @@ def free_port() -> int:
         return port
 
 
+@pytest.mark.slow
 def test_a_small_demo_serves_a_living_market_under_the_demo_clock(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path}/demo.db"
     built = subprocess.run(
@@ -51,7 +54,8 @@ def test_a_small_demo_serves_a_living_market_under_the_demo_clock(tmp_path: Path
     assert set(keys) == {"admin", "registry", "exchange", "sup", "emitter", "investor"}
 
     server = subprocess.Popen(
-        [str(CETS), "serve", "--demo", "--host", "127.0.0.1", "--port", str(port), "--db", db],
+        # 600 times real time: the demo's trading day passes in about 25 s.
+        [str(CETS), "serve", "--demo", "--demo-speed", "600", "--port", str(port), "--db", db],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -86,6 +90,17 @@ def test_a_small_demo_serves_a_living_market_under_the_demo_clock(tmp_path: Path
             for symbol in listed:
                 trades = httpx.get(f"{url}/v1/market/{symbol}/trades", params={"limit": 5})
                 live += [x for x in trades.json()["trades"] if str(x["at"]).startswith(day)]
+
+        # At 15:00 of the demo's clock the day closer closes and settles the demo's day.
+        admin = {"X-API-Key": keys["admin"]}
+        while True:
+            assert time.monotonic() < deadline + 180, "the demo's day was not closed"
+            runs = httpx.get(f"{url}/v1/settlement/runs", params={"day": day}, headers=admin)
+            if [r["status"] for r in runs.json()] == ["delivered"]:
+                break
+            time.sleep(1)
+        after = httpx.get(f"{url}/v1/market/clock").json()
+        assert after["trading_day"] > day  # and the clock went on to the next trading day
     finally:
         server.send_signal(signal.SIGINT)
         try:

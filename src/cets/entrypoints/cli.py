@@ -109,6 +109,15 @@ def serve(
             "(cets.sim.live). For a database `cets sim year` built, never a real one."
         ),
     ] = False,
+    demo_speed: Annotated[
+        float,
+        typer.Option(
+            min=0.1,
+            max=3600,
+            help="With --demo: how many times faster than real time the demo's clock runs "
+            "(60: a trading day in about 4 minutes).",
+        ),
+    ] = 1.0,
 ) -> None:
     """Serve the API (and its OpenAPI docs at /docs) and the web dashboard (at /) on the
     database `cets init` made."""
@@ -128,7 +137,9 @@ def serve(
         if config is None:  # the policy the demo was simulated under (holidays, thresholds)
             policy = POLICY
 
-        clock = live.DemoClock(live.demo_start(store), TradingCalendar.from_policy(policy))
+        clock = live.DemoClock(
+            live.demo_start(store), TradingCalendar.from_policy(policy), speed=demo_speed
+        )
         pollers.append(
             lambda s: live.LiveTraders(
                 s.exchange, exclude=frozenset(h for _, _, h in DEMO_LOGINS if h)
