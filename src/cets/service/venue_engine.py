@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import date
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from cets.domain.errors import DomainError
 from cets.domain.marketdata.klines import DailyStats
@@ -21,6 +21,8 @@ from cets.domain.trading.orders import Order, Side
 from cets.service.clock import Clock
 from cets.service.ports import CommandResult, OrderRow, Store, TradeRow, UnitOfWork
 from cets.service.registry_base import RegistryBase
+
+_T = TypeVar("_T")
 
 
 class VenueUnitOfWork(UnitOfWork, Protocol):
@@ -210,21 +212,21 @@ class VenueEngine(RegistryBase):
             if marks != [(id(book), book.changes) for book in self.books.values()]:
                 self._rebuild(uow)  # the command got as far as a book: undo it there too
 
-    def depth(self, instrument: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]] | None:
-        """The five best levels of each side now (None: no such instrument), books synced."""
+    def _read_book(self, instrument: str, read: Callable[[Book], _T]) -> _T | None:
+        """`read` of the instrument's book now, books synced (None: no such instrument)."""
         with self._turn, self.store.unit_of_work() as raw:
             uow = self._venue_uow(raw)
             self._sync(uow)
             book = self.books.get(instrument)
-            return None if book is None else book.depth(5)
+            return None if book is None else read(book)
+
+    def depth(self, instrument: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]] | None:
+        """The five best levels of each side now (None: no such instrument), books synced."""
+        return self._read_book(instrument, lambda book: book.depth(5))
 
     def quotes(self, instrument: str) -> list[Order] | None:
         """The resting orders a pick may take now (`Book.quotes`; None: no such instrument)."""
-        with self._turn, self.store.unit_of_work() as raw:
-            uow = self._venue_uow(raw)
-            self._sync(uow)
-            book = self.books.get(instrument)
-            return None if book is None else book.quotes()
+        return self._read_book(instrument, lambda book: book.quotes())
 
     def _refusing(self, work: Any) -> CommandResult:
         try:

@@ -269,6 +269,10 @@ def end_of_day(svc: Svc, person: Caller) -> s.DoneOut:
 # -- public market data ---------------------------------------------------------------------
 
 
+def _unknown(instrument: str) -> ApiError:
+    return ApiError("not_found", f"no instrument {instrument!r}", status=404)
+
+
 @router.get(
     "/market/{instrument}/depth",
     response_model=s.DepthOut,
@@ -278,7 +282,7 @@ def end_of_day(svc: Svc, person: Caller) -> s.DoneOut:
 def depth(instrument: SymbolPath, svc: Svc) -> s.DepthOut:
     levels = svc.exchange.depth(instrument)
     if levels is None:
-        raise ApiError("not_found", f"no instrument {instrument!r}", status=404)
+        raise _unknown(instrument)
     bids, asks = levels
     return s.DepthOut(
         instrument=instrument,
@@ -296,7 +300,7 @@ def depth(instrument: SymbolPath, svc: Svc) -> s.DepthOut:
 def quotes(instrument: SymbolPath, svc: Svc) -> s.QuotesOut:
     found = svc.exchange.quotes(instrument)
     if found is None:
-        raise ApiError("not_found", f"no instrument {instrument!r}", status=404)
+        raise _unknown(instrument)
     return s.QuotesOut(
         instrument=instrument,
         quotes=[
