@@ -70,6 +70,28 @@ def test_importing_the_hubei_file_prints_the_bars_loaded_and_the_dirt_by_kind(
     assert again.returncode == 0, again.stderr
     assert "bars loaded: 1649 (0 new, 0 updated, 1649 unchanged)" in again.stdout.splitlines()
 
+    # The imported history reads back through the market data command, like the API's.
+    months = cets(
+        "market",
+        "klines",
+        "HBEA",
+        "--interval",
+        "1M",
+        "--start",
+        "2021-01-01",
+        "--json",
+        "--db",
+        db,
+    )
+    assert months.returncode == 0, months.stderr
+    bars = json.loads(months.stdout)["bars"]
+    assert [(b["time"], b["close"]) for b in bars] == [
+        ("2021-01-01", "26.50"),
+        ("2021-02-01", "29.98"),
+        ("2021-03-01", "30.35"),
+    ]
+    assert cets("market", "klines", "hbea", "--db", db).returncode == 2
+
 
 def test_the_sceex_workbook_for_one_market_on_postgresql(pg_url: str) -> None:
     run = cets("import", "prices", SCEEX_XLSX, "--db", pg_url, "--product", "HBEA")
@@ -97,25 +119,3 @@ def test_a_file_it_cannot_read_exits_2_naming_the_file_and_the_row(tmp_path: Pat
     missing = cets("import", "prices", tmp_path / "nowhere.xlsx", "--db", f"sqlite:///{db}")
     assert missing.returncode == 2
     assert "nowhere.xlsx: no such file" in missing.stderr
-
-    # The imported history reads back through the market data command, like the API's.
-    months = cets(
-        "market",
-        "klines",
-        "HBEA",
-        "--interval",
-        "1M",
-        "--start",
-        "2021-01-01",
-        "--json",
-        "--db",
-        db,
-    )
-    assert months.returncode == 0, months.stderr
-    bars = json.loads(months.stdout)["bars"]
-    assert [(b["time"], b["close"]) for b in bars] == [
-        ("2021-01-01", "26.50"),
-        ("2021-02-01", "29.98"),
-        ("2021-03-01", "30.35"),
-    ]
-    assert cets("market", "klines", "hbea", "--db", db).returncode == 2
