@@ -12,12 +12,12 @@ from fastapi.testclient import TestClient
 
 from cets.adapters.sql.store import SqlStore
 from cets.domain.policy import Policy
-from cets.domain.registry.access import Person, Role
-from cets.domain.registry.holders import Holder
+from cets.domain.registry.access import Person
 from cets.entrypoints.api.app import create_app
 from cets.service.clock import SettableClock
 from cets.service.people import People
 from cets.service.registry import Registry
+from people_support import HOLDERS, PEOPLE
 
 START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
@@ -42,27 +42,6 @@ class Api:
 
     def delete(self, path: str, person: str | None):  # type: ignore[no-untyped-def]
         return self.client.delete(path, headers=self.headers(person))
-
-
-# person id -> (role, holder); two of each staff role so four-eyes has a second person.
-PEOPLE: dict[str, tuple[Role, str | None]] = {
-    "auth1": (Role.authority, None),
-    "auth2": (Role.authority, None),
-    "reg1": (Role.registry_operator, None),
-    "reg2": (Role.registry_operator, None),
-    "exch1": (Role.exchange_operator, None),
-    "bank1": (Role.settlement_bank, None),
-    "sup1": (Role.supervisor, None),
-    "e1op": (Role.key_emitter, "E1"),
-    "e1op2": (Role.key_emitter, "E1"),
-    "e2op": (Role.key_emitter, "E2"),
-    "i1op": (Role.investor, "I1"),
-}
-HOLDERS = (
-    Holder("E1", "key_emitter", "Wuhan Power No.1", code="91420100MA4K00001A"),
-    Holder("E2", "key_emitter", "Xiangyang Thermal", controller="G1"),
-    Holder("I1", "individual", "Zhang San"),
-)
 
 
 def build_api(url: str, policy: Policy | None = None) -> Api:

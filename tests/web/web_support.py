@@ -33,35 +33,19 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from cets.adapters.sql.store import SqlStore
 from cets.domain.policy import Policy
-from cets.domain.registry.access import Person, Role
-from cets.domain.registry.holders import Holder
+from cets.domain.registry.access import Person
 from cets.domain.trading.calendar import local_datetime
 from cets.entrypoints.api.app import create_app
 from cets.service.clock import SettableClock
 from cets.service.exchange import Exchange
 from cets.service.people import People
 from cets.service.registry import Registry
+from people_support import HOLDERS, PEOPLE
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
 CEA = "CEA-2025"
 TODAY = date(2026, 3, 5)  # a Thursday; the market's days run up to it
 START = datetime(2026, 3, 5, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
-PEOPLE: dict[str, tuple[Role, str | None]] = {
-    "auth1": (Role.authority, None),
-    "auth2": (Role.authority, None),
-    "reg1": (Role.registry_operator, None),
-    "reg2": (Role.registry_operator, None),
-    "exch1": (Role.exchange_operator, None),
-    "sup1": (Role.supervisor, None),
-    "e1op": (Role.key_emitter, "E1"),
-    "e2op": (Role.key_emitter, "E2"),
-    "i1op": (Role.investor, "I1"),
-}
-HOLDERS = (
-    Holder("E1", "key_emitter", "Wuhan Power No.1", code="91420100MA4K00001A"),
-    Holder("E2", "key_emitter", "Xiangyang Thermal", controller="G1"),
-    Holder("I1", "individual", "Zhang San"),
-)
 
 
 def chromium() -> str:

@@ -36,7 +36,7 @@ from cets.service.exchange import Exchange
 from cets.service.operations import OPERATIONS, Gate
 from cets.service.people import People
 from cets.service.ports import CommandResult
-from cets.service.queries import positions
+from cets.service.queries import holder_positions
 from cets.service.registry import Registry
 
 out = Console(soft_wrap=True)
@@ -171,10 +171,8 @@ def account_show(
     if holder is None:
         _fail(f"no account holder {holder_id!r}")
         return
-    accounts = console.store.accounts_of(holder_id)
-    units, funds = positions([holder], accounts, console.store.open_holds())
-    holdings = {a: _pos(p) for a, p in units.get(holder_id, {}).items()}
-    fund = funds.get(holder_id)
+    units, fund = holder_positions(console.store, holder)
+    holdings = {a: _pos(p) for a, p in units.items()}
     money = None if fund is None else {k: format_fen(v) for k, v in _pos(fund).items()}
     if as_json:
         data = {"holder": holder_id, "state": holder.state, "holdings": holdings, "funds": money}

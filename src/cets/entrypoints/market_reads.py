@@ -43,30 +43,29 @@ def bars(
             for b in stored
             if start <= b.day <= end
         ]
-        daily += _open_days(store, calendar, instrument, stored[-1].day if stored else None, end)
+        # The days after the last closed one, from their trades: today's bar while it trades.
+        since = stored[-1].day + timedelta(days=1) if stored else date.min
+        if since <= end:
+            daily += _from_trades(store, calendar, instrument, Interval.day, since, end)
         return daily if interval == Interval.day else roll_up(daily, interval, calendar)
+    return _from_trades(store, calendar, instrument, interval, start, end)
+
+
+def _from_trades(
+    store: SqlStore,
+    calendar: TradingCalendar,
+    instrument: str,
+    interval: Interval,
+    start: date,
+    end: date,
+) -> list[Bar]:
+    """Bars of `interval` aggregated from the instrument's trades of the days `start`..`end`."""
     trades = [
         MarketTrade(from_us(t.at_us), t.price, t.quantity, t.mode)
         for t in store.venue_trades(instrument=instrument, since=start, until=end)
     ]
     prev_close = store.venue_instruments().get(instrument, (None, False))[0]
     return aggregate(trades, interval, calendar, prev_close=prev_close) if trades else []
-
-
-def _open_days(
-    store: SqlStore, calendar: TradingCalendar, instrument: str, closed: date | None, end: date
-) -> list[Bar]:
-    """Daily bars of the days after the last closed one (`closed`), from their trades: today's
-    bar while the market is open, so a daily chart shows the day as it trades."""
-    since = date.min if closed is None else closed + timedelta(days=1)
-    if since > end:
-        return []
-    trades = [
-        MarketTrade(from_us(t.at_us), t.price, t.quantity, t.mode)
-        for t in store.venue_trades(instrument=instrument, since=since, until=end)
-    ]
-    prev_close = store.venue_instruments().get(instrument, (None, False))[0]
-    return aggregate(trades, Interval.day, calendar, prev_close=prev_close) if trades else []
 
 
 def bar_label(at: datetime, interval: Interval) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Protocol
 
 from cets.domain.ledger.model import Account, Hold, Purpose, TransferCode
 from cets.domain.registry.holders import SYSTEM_HOLDERS, Holder
@@ -57,3 +58,16 @@ def positions(
         elif a.purpose == Purpose.fund:
             funds[a.holder] = position
     return units, funds
+
+
+class PositionReads(Protocol):
+    def accounts_of(self, holder_id: str) -> list[Account]: ...
+    def open_holds(self) -> list[Hold]: ...
+
+
+def holder_positions(
+    reads: PositionReads, holder: Holder
+) -> tuple[dict[str, Position], Position | None]:
+    """(units per asset, funds) of one holder now: `positions` of its accounts."""
+    units, funds = positions([holder], reads.accounts_of(holder.id), reads.open_holds())
+    return units.get(holder.id, {}), funds.get(holder.id)

@@ -42,7 +42,7 @@ from cets.domain.trading.rules import band_limits
 from cets.service.clock import from_us
 from cets.service.exchange import Exchange
 from cets.service.polling import Poller
-from cets.service.queries import positions
+from cets.service.queries import holder_positions
 
 log = logging.getLogger(__name__)
 
@@ -213,12 +213,8 @@ class LiveTraders(Poller):
         found = self.store.holder(holder)
         if found is None:
             return 0, 0
-        accounts = self.store.accounts_of(holder)
-        ids = {a.id for a in accounts}
-        holds = [h for h in self.store.open_holds() if h.debit_account_id in ids]
-        units, funds = positions([found], accounts, holds)
-        position = units.get(holder, {}).get(symbol)
-        fund = funds.get(holder)
+        units, fund = holder_positions(self.store, found)
+        position = units.get(symbol)
         return (
             position.available if position is not None else 0,
             fund.available if fund is not None else 0,

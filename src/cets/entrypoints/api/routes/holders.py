@@ -21,7 +21,7 @@ from cets.entrypoints.api import schemas as s
 from cets.entrypoints.api.deps import Caller, Svc, allow, created
 from cets.entrypoints.api.errors import ApiError, responses
 from cets.service.clock import SHANGHAI, from_us, to_us
-from cets.service.queries import positions
+from cets.service.queries import holder_positions
 
 router = APIRouter(prefix="/v1", tags=["holders"])
 
@@ -121,12 +121,7 @@ def get_holder(holder: HolderPath, svc: Svc, person: Caller) -> s.HolderOut:
 )
 def get_positions(holder: HolderPath, svc: Svc, person: Caller) -> s.PositionsOut:
     allow(person, "read_holder", {"holder": holder})
-    found = _known(svc, holder)
-    accounts = svc.store.accounts_of(holder)
-    ids = {a.id for a in accounts}
-    holds = [h for h in svc.store.open_holds() if h.debit_account_id in ids]
-    units, funds = positions([found], accounts, holds)
-    fund = funds.get(holder)
+    units, fund = holder_positions(svc.store, _known(svc, holder))
     undelivered: dict[str, s.UndeliveredOut] = {}
     for trade in svc.store.undelivered(holder):
         pending = undelivered.setdefault(trade.instrument, s.UndeliveredOut(bought=0, sold=0))
@@ -145,7 +140,7 @@ def get_positions(holder: HolderPath, svc: Svc, person: Caller) -> s.PositionsOu
                 pledged=p.pledged,
                 in_orders=p.in_orders,
             )
-            for asset, p in units.get(holder, {}).items()
+            for asset, p in units.items()
         },
         funds=None
         if fund is None
